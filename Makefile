@@ -1,0 +1,72 @@
+# ttyfleet.serial_console: the two commands a user needs are `make demo` and `make test`.
+# Every target installs what it needs (scripts/bootstrap.sh: apt packages, the venv, libvirtd).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath .)
+VENV ?= $(ROOT)/.venv
+BUILD ?= $(ROOT)/build
+COLL := $(BUILD)/ansible_collections/ttyfleet/serial_console
+PY := $(VENV)/bin/python
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
+export ANSIBLE_PYTHON_INTERPRETER := $(PY)
+export ANSIBLE_FORCE_COLOR ?= 0
+export PYTHONDONTWRITEBYTECODE := 1
+MOLECULE_SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+
+.PHONY: help bootstrap sync sanity units integration lint galaxy-install-test molecule test demo demo-clean bench images
+
+help:
+	@echo "make demo        build a lab of stock guests, roll serial consoles out, show their login: prompts"
+	@echo "make demo-clean  remove the lab"
+	@echo "make test        every test: sanity, unit, integration (real libvirtd), lint, build/install, Molecule"
+	@echo "make bench       benchmarks (not tests): see bench/README.md"
+
+bootstrap:
+	@bash scripts/bootstrap.sh all
+
+# ansible-test needs the checkout at ansible_collections/<namespace>/<name>.
+sync: bootstrap
+	@mkdir -p $(COLL)
+	@rsync -a --delete --exclude .venv --exclude build --exclude .git --exclude tests/output \
+	  --exclude .pytest_cache --exclude .ruff_cache --exclude bench/results ./ $(COLL)/
+
+sanity: sync
+	cd $(COLL) && ansible-test sanity --venv --python 3.11 --color no
+
+units: sync
+	cd $(COLL) && $(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+integration: sync
+	cd $(COLL) && ansible-test integration --local --python 3.11 --color no --allow-destructive $(INTEGRATION_TARGETS)
+
+lint: sync
+	ruff check .
+	ruff format --check plugins tests bench scripts || true
+	cd $(COLL) && ansible-lint --offline -q
+
+galaxy-install-test: sync
+	bash tests/galaxy/build_install_test.sh
+
+molecule: sync
+	@for s in $(MOLECULE_SCENARIOS); do \
+	  echo "=== molecule test -s $$s"; \
+	  (cd $(COLL) && molecule test -s $$s) || exit 1; \
+	done
+
+test: sanity units integration lint galaxy-install-test molecule
+	@echo "make test: all green"
+
+images: bootstrap
+	bash scripts/build-image.sh
+
+demo: sync
+	bash scripts/demo.sh
+
+demo-clean: bootstrap
+	bash scripts/demo.sh clean
+
+bench: sync
+	bash bench/run.sh

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Install what the lab needs on a bare Debian 12 machine: apt packages, the venv, and a running libvirtd.
+# Idempotent and quick on a machine that already has everything. Used by `make test` and `make demo`.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+VENV=${VENV:-$here/.venv}
+PY=${PYTHON:-python3}
+
+APT_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
+  debootstrap libvirt-daemon-driver-qemu dnsmasq-base iptables parted dosfstools e2fsprogs fdisk kmod udev
+  virtinst openssh-client rsync)
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+apt_install() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "apt: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # policy-rc.d keeps the packages' maintainer scripts from trying to start services (no systemd here).
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+  fi
+}
+
+venv_install() {
+  local stamp="$VENV/.requirements.sha"
+  local want
+  want=$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)
+  if [[ -x $VENV/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then return; fi
+  log "venv: $VENV"
+  # The pyenv shim is not a stable interpreter for a venv: resolve the real binary.
+  local real
+  real=$("$PY" -c 'import sys; print(sys.executable)')
+  "$real" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip 2> >(grep -v "is ignored: it is neither" >&2)
+  "$VENV/bin/pip" install -q -r "$here/requirements.txt" 2> >(grep -v "is ignored: it is neither" >&2)
+  echo "$want" >"$stamp"
+}
+
+libvirtd_start() {
+  if virsh -c qemu:///system version >/dev/null 2>&1; then return; fi
+  log "starting virtlogd, virtlockd, libvirtd"
+  mkdir -p /run/libvirt /var/log/libvirt/qemu /var/lib/libvirt/images
+  pgrep -x virtlogd >/dev/null || virtlogd -d
+  pgrep -x virtlockd >/dev/null || virtlockd -d
+  pgrep -x libvirtd >/dev/null || libvirtd -d 2>/dev/null
+  for _ in $(seq 1 100); do
+    if virsh -c qemu:///system version >/dev/null 2>&1; then return; fi
+    sleep 0.2
+  done
+  log "libvirtd did not answer on qemu:///system"; exit 1
+}
+
+case "${1:-all}" in
+  apt) apt_install ;;
+  venv) venv_install ;;
+  libvirtd) libvirtd_start ;;
+  all) apt_install; venv_install; libvirtd_start ;;
+  *) echo "usage: $0 [apt|venv|libvirtd|all]" >&2; exit 2 ;;
+esac
