@@ -8,7 +8,7 @@ PY=${PYTHON:-python3}
 
 APT_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
   debootstrap libvirt-daemon-driver-qemu dnsmasq-base iptables parted dosfstools e2fsprogs fdisk kmod udev
-  virtinst openssh-client rsync)
+  virtinst openssh-client rsync shellcheck)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
@@ -43,6 +43,19 @@ venv_install() {
   echo "$want" >"$stamp"
 }
 
+ansible_test_offline() {
+  # ansible-test --venv downloads get-pip.py from a host this lab cannot reach; give it the offline stand-in.
+  local ver
+  ver=$("$VENV/bin/python" - <<'PY'
+import re, ansible_test, pathlib
+src = (pathlib.Path(ansible_test.__file__).parent / "_internal/python_requirements.py").read_text()
+print(re.search(r"pip='([0-9.]+)'", src).group(1))
+PY
+)
+  mkdir -p ~/.ansible/test/cache
+  cp "$here/scripts/ansible-test/get_pip.py" ~/.ansible/test/cache/"get_pip_${ver//./_}.py"
+}
+
 libvirtd_start() {
   if virsh -c qemu:///system version >/dev/null 2>&1; then return; fi
   log "starting virtlogd, virtlockd, libvirtd"
@@ -61,6 +74,6 @@ case "${1:-all}" in
   apt) apt_install ;;
   venv) venv_install ;;
   libvirtd) libvirtd_start ;;
-  all) apt_install; venv_install; libvirtd_start ;;
+  all) apt_install; venv_install; ansible_test_offline; libvirtd_start ;;
   *) echo "usage: $0 [apt|venv|libvirtd|all]" >&2; exit 2 ;;
 esac
