@@ -37,7 +37,7 @@ sanity: sync
 	cd $(COLL) && ansible-test sanity --venv --python 3.11 --color no
 
 units: sync
-	cd $(COLL) && $(PY) -m pytest -q -p no:cacheprovider tests/unit
+	cd $(COLL) && PYTHONPATH=$(BUILD) $(PY) -m pytest -q -p no:cacheprovider tests/unit
 
 integration: sync
 	cd $(COLL) && ansible-test integration --local --python 3.11 --color no --allow-destructive $(INTEGRATION_TARGETS)
