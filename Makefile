@@ -9,6 +9,7 @@ VENV ?= $(ROOT)/.venv
 BUILD ?= $(ROOT)/build
 COLL := $(BUILD)/ansible_collections/ttyfleet/serial_console
 PY := $(VENV)/bin/python
+export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 export ANSIBLE_PYTHON_INTERPRETER := $(PY)
