@@ -56,3 +56,61 @@ def lookup_domain(conn, name, uri):
         if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
             raise LibvirtFailure("domain %s not found on %s" % (name, uri)) from e
         raise LibvirtFailure("cannot look up domain %s on %s: %s" % (name, uri, e.get_error_message())) from e
+
+
+# --- Reading many domains at once (domain_console_info): one connection, the fewest round trips. ---------------
+
+
+class DomainGone(LibvirtFailure):
+    """The domain was undefined between listing it and reading it."""
+
+
+def list_domains(conn, uri):
+    """Every domain (running or not, persistent or transient) in one call."""
+    try:
+        return conn.listAllDomains(0)
+    except libvirt.libvirtError as e:
+        raise LibvirtFailure("cannot list domains on %s: %s" % (uri, e.get_error_message())) from e
+
+
+def transient_uuids(conn, uri):
+    try:
+        return {d.UUIDString() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)}
+    except libvirt.libvirtError as e:
+        raise LibvirtFailure("cannot list domains on %s: %s" % (uri, e.get_error_message())) from e
+
+
+def domain_states(conn, domains):
+    """{uuid: virDomainState number}: one bulk-stats call, or one call per domain where the driver lacks it."""
+    if not domains:
+        return {}
+    try:
+        stats = conn.domainListGetStats(domains, libvirt.VIR_DOMAIN_STATS_STATE)
+        return {d.UUIDString(): s["state.state"] for d, s in stats}
+    except libvirt.libvirtError:
+        states = {}  # a driver without bulk stats, or a domain gone meanwhile: ask one by one
+    for d in domains:
+        try:
+            states[d.UUIDString()] = d.state()[0]
+        except libvirt.libvirtError as e:
+            if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise LibvirtFailure(
+                    "cannot read the state of domain %s: %s" % (d.name(), e.get_error_message())
+                ) from e
+    return states
+
+
+def read_domain_xml(dom, inactive=False, secure=True):
+    """XMLDesc of the persistent config (inactive) or the running definition; secure adds the VNC password."""
+    flags = (libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0) | (libvirt.VIR_DOMAIN_XML_SECURE if secure else 0)
+    try:
+        return dom.XMLDesc(flags)
+    except libvirt.libvirtError as e:
+        if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            raise DomainGone("domain %s disappeared while it was being read" % dom.name()) from e
+        if e.get_error_code() == libvirt.VIR_ERR_OPERATION_DENIED and secure:
+            raise LibvirtFailure(
+                "reading the XML of domain %s with its VNC password needs a read-write connection: %s"
+                % (dom.name(), e.get_error_message())
+            ) from e
+        raise LibvirtFailure("cannot read the XML of domain %s: %s" % (dom.name(), e.get_error_message())) from e
