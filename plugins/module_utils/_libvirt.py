@@ -114,3 +114,57 @@ def read_domain_xml(dom, inactive=False, secure=True):
                 % (dom.name(), e.get_error_message())
             ) from e
         raise LibvirtFailure("cannot read the XML of domain %s: %s" % (dom.name(), e.get_error_message())) from e
+
+
+def find_domains(conn, names, uri):
+    """Look names up: (domains found, names not found); any other libvirt error raises LibvirtFailure."""
+    found, missing = [], []
+    for name in names:
+        try:
+            found.append(conn.lookupByName(name))
+        except libvirt.libvirtError as e:
+            if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise LibvirtFailure("cannot look up domain %s on %s: %s" % (name, uri, e.get_error_message())) from e
+            missing.append(name)
+    return found, missing
+
+
+# --- Power: a cold restart that does not lose the guest's last writes (console_prompt power=cycle). ------------
+
+
+def shutdown_gracefully(dom, timeout_s, poll_s=0.5, clock=None, sleep=None):
+    """Ask the guest to shut down (ACPI), wait up to ``timeout_s``, and destroy it only after that.
+
+    A destroy right after a guest change loses what is still in the guest's page cache (a freshly written
+    grub.cfg was seen to vanish), so the hard stop is the last resort. Returns ``{"graceful": bool,
+    "seconds": float}``; ``graceful`` is False when the domain had to be destroyed.
+    """
+    import time
+
+    clock = clock or time.monotonic
+    sleep = sleep or time.sleep
+    started = clock()
+    name = dom.name()
+    try:
+        if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:
+            dom.resume()  # a paused guest cannot act on the power button
+        dom.shutdown()
+    except libvirt.libvirtError as e:
+        if not dom.isActive():
+            return {"graceful": True, "seconds": round(clock() - started, 2)}
+        raise LibvirtFailure("cannot shut down domain %s: %s" % (name, e.get_error_message())) from e
+    while clock() - started < timeout_s:
+        if not dom.isActive():
+            return {"graceful": True, "seconds": round(clock() - started, 2)}
+        sleep(poll_s)
+    if not dom.isActive():
+        return {"graceful": True, "seconds": round(clock() - started, 2)}
+    try:
+        dom.destroy()
+    except libvirt.libvirtError as e:
+        if dom.isActive():
+            raise LibvirtFailure(
+                "domain %s ignored the shutdown request for %s s and cannot be destroyed: %s"
+                % (name, timeout_s, e.get_error_message())
+            ) from e
+    return {"graceful": False, "seconds": round(clock() - started, 2)}
