@@ -168,3 +168,43 @@ def shutdown_gracefully(dom, timeout_s, poll_s=0.5, clock=None, sleep=None):
                 % (name, timeout_s, e.get_error_message())
             ) from e
     return {"graceful": False, "seconds": round(clock() - started, 2)}
+
+
+# --- Writing one domain (domain_serial, domain_vnc): define with VALIDATE, live updates, start. --------------
+
+
+def active_uuids(conn, uri):
+    try:
+        return {d.UUIDString() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}
+    except libvirt.libvirtError as e:
+        raise LibvirtFailure("cannot list domains on %s: %s" % (uri, e.get_error_message())) from e
+
+
+def define_domain(conn, xml_text, name):
+    """Define with schema validation: a typo such as ``pasword=`` is rejected instead of silently dropped."""
+    try:
+        return conn.defineXMLFlags(xml_text, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+    except libvirt.libvirtError as e:
+        raise LibvirtFailure(
+            "libvirt refused the new definition of domain %s: %s" % (name, e.get_error_message())
+        ) from e
+
+
+def apply_device_live(dom, device_xml, attach=False):
+    """Update (or attach) one device on the running domain only. Returns None on success, else libvirt's reason:
+    not being able to apply live is an expected outcome (isa bus, no ACPI), not a failure."""
+    try:
+        if attach:
+            dom.attachDeviceFlags(device_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        else:
+            dom.updateDeviceFlags(device_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    except libvirt.libvirtError as e:
+        return e.get_error_message() or str(e)
+    return None
+
+
+def start_domain(dom):
+    try:
+        dom.create()
+    except libvirt.libvirtError as e:
+        raise LibvirtFailure("cannot start domain %s: %s" % (dom.name(), e.get_error_message())) from e
