@@ -17,13 +17,13 @@ description:
   - The devices reported are those of the running domain when it runs (what is in effect now, with its pty and
     the ports libvirt assigned), else those of the persistent config.
   - RV(domains[].restart_pending) compares the serial, console and graphics devices of the running domain with
-    the persistent config semantically. Data that only exists at runtime is not drift, namely device aliases, pty paths,
-    ports and websocket ports libvirt picked for C(autoport) or C(websocket=-1), listen addresses and sockets
+    the persistent config semantically. Data that only exists at runtime is not drift, namely device aliases,
+    pty paths, ports and websocket ports libvirt picked for C(autoport) or C(websocket=-1), listen addresses and sockets
     filled in from C(qemu.conf), the C(tls) default of a TCP source, and the numbering of virtio consoles.
 author:
   - ttyfleet maintainers (@ttyfleet)
-requirements:
-  - libvirt-python
+extends_documentation_fragment:
+  - ttyfleet.serial_console.libvirt
 options:
   name:
     description:
@@ -34,15 +34,10 @@ options:
     elements: str
   all_domains:
     description:
-      - Report on every domain of O(uri), running or not, sorted by name.
+      - Report on every domain of O(uri), running or not, persistent or transient, sorted by name.
       - A domain undefined while the module reads is left out.
     type: bool
     default: false
-  uri:
-    description:
-      - The libvirt connection URI.
-    type: str
-    default: qemu:///system
   read_only:
     description:
       - Open a read-only connection, which a user without write access to libvirt may still be granted.
@@ -125,7 +120,8 @@ domains:
       description: Whether the domain has a running QEMU process (running, paused, ...).
       type: bool
     persistent:
-      description: Whether the domain has a persistent config. A transient domain is never RV(domains[].restart_pending).
+      description: Whether the domain has a persistent config. A transient domain is never
+        RV(domains[].restart_pending).
       type: bool
     serials:
       description: The C(serial) devices, in XML order.
