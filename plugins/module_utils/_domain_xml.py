@@ -819,3 +819,32 @@ def serial_device_xml(xml_text, spec):
         for child in e.findall(tag):
             e.remove(child)
     return ET.tostring(e, encoding="unicode")
+
+
+def vnc_password(xml_text):
+    """The password of the first VNC device (from XML read with the SECURE flag), or None."""
+    g = _first_vnc(parse_domain(xml_text).find("devices"))
+    return g.get("passwd") if g is not None else None
+
+
+def live_attach_blocker(live_xml, spec):
+    """Why the device of ``spec`` cannot be hot-plugged into this running domain, or None if it can be tried.
+    An isa-serial never can (``Bus 'isa.0' does not support hotplugging``); a pci-serial needs ACPI; a virtio
+    console needs a virtio-serial controller in the running domain."""
+    if spec.state != "present":
+        return "libvirt does not hot-unplug console devices reliably; the device goes away at the next restart"
+    if spec.target_type == "isa-serial":
+        return "an isa-serial port cannot be hot-plugged"
+    if spec.target_type == "pci-serial" and not has_acpi(live_xml):
+        return "a pci-serial port can only be hot-plugged into a domain with ACPI"
+    if spec.target_type == "virtio" and not has_virtio_serial_controller(live_xml):
+        return "the running domain has no virtio-serial controller for a virtio console"
+    return None
+
+
+def twin_follows_hotplug(live_xml, spec):
+    """Whether libvirt would give a hot-plugged serial its console twin: only for the very first chardev."""
+    if spec.target_type == "virtio":
+        return True
+    devices = parse_domain(live_xml).find("devices")
+    return devices is None or (not devices.findall("serial") and not devices.findall("console"))

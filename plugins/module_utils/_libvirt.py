@@ -208,3 +208,12 @@ def start_domain(dom):
         dom.create()
     except libvirt.libvirtError as e:
         raise LibvirtFailure("cannot start domain %s: %s" % (dom.name(), e.get_error_message())) from e
+
+
+def close_quietly(conn):
+    """Close a connection; a failure to close must never hide the task's real result."""
+    try:
+        conn.close()
+    except libvirt.libvirtError:
+        return False
+    return True

@@ -1,0 +1,296 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ttyfleet.serial_console contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: domain_serial
+short_description: Ensure libvirt domains have a serial port and the console bound to it
+version_added: 0.1.0
+description:
+  - Ensures that a serial port (C(ttyS0)-C(ttyS3)) with the console bound to it, or a virtio console (C(hvcN)),
+    exists in the persistent definition of one domain, a list of domains, or every domain of a hypervisor; or
+    removes it (O(state=absent)).
+  - The module reads each domain's persistent XML with C(VIR_DOMAIN_XML_INACTIVE|VIR_DOMAIN_XML_SECURE), changes
+    only the managed devices, defines the result with C(VIR_DOMAIN_DEFINE_VALIDATE), re-reads it and fails if
+    libvirt did not keep the change. Devices are compared with what libvirt keeps, so defaults libvirt adds by
+    itself (C(<model name='isa-serial'/>), aliases, addresses) never cause a change, and a second run reports none.
+  - libvirt mirrors the first serial port as the first C(<console>). The module keeps that twin in step, never
+    adds a second one, and removes it together with the serial port. A new port is inserted in port order, so
+    port 0 is the first serial and the one C(virsh console) opens.
+  - The serial device on O(port) is made to match the options exactly. For example, leaving out O(log_file)
+    removes an existing C(<log>) of that port. Other serial ports, consoles and devices are never touched.
+  - All domains are read and planned first. If any of them fails (unknown name, malformed XML, conflicting
+    existing devices), the task fails before anything is written.
+  - If a domain's XML changes between the read and the define (another tool or a parallel run), the module
+    plans again on the fresh XML instead of overwriting that change, and fails after a few attempts.
+  - A running domain gets the new persistent definition at once. What can be hot-plugged (a pci-serial port
+    with ACPI, a virtio console with a virtio-serial controller) is also added to the running domain; anything
+    else (an isa-serial port, changes and removals) takes effect at the next cold start and is reported as
+    RV(restart_required). A reboot inside the guest is not enough. See O(restart).
+author:
+  - ttyfleet maintainers (@ttyfleet)
+extends_documentation_fragment:
+  - ttyfleet.serial_console.libvirt
+  - ttyfleet.serial_console.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: libvirt
+options:
+  state:
+    description:
+      - V(present) ensures the device; V(absent) removes the serial port O(port) (and its console twin), or the
+        virtio console O(port) when O(target_type=virtio).
+    type: str
+    choices: [present, absent]
+    default: present
+  port:
+    description:
+      - The serial port index (libvirt target port), 0-3. Port N is C(ttySN) in the guest and GRUB unit N.
+      - With O(target_type=virtio), the virtio console port, C(hvcN) in the guest.
+    type: int
+    default: 0
+  target_type:
+    description:
+      - V(isa-serial) is the classic 16550 UART at the legacy I/O ports; GRUB and early kernel output use it.
+        It cannot be hot-plugged.
+      - V(pci-serial) is a PCI 16550; it can be hot-plugged into a domain with ACPI.
+      - V(virtio) is a virtio console (C(<console><target type='virtio'/>)), C(hvcN) in the guest, without a
+        serial port. libvirt adds a virtio-serial controller to the definition if there is none.
+    type: str
+    choices: [isa-serial, pci-serial, virtio]
+    default: isa-serial
+  source_type:
+    description:
+      - The host side of the character device. V(pty) is what C(virsh console) uses.
+    type: str
+    choices: [pty, file, tcp, unix]
+    default: pty
+  source_path:
+    description:
+      - Absolute path of the file (O(source_type=file)) or UNIX socket (O(source_type=unix)). Required for both.
+    type: path
+  source_host:
+    description:
+      - Address or host name of the TCP endpoint. Required with O(source_type=tcp).
+    type: str
+  source_port:
+    description:
+      - TCP port, 1-65535. Required with O(source_type=tcp).
+    type: int
+  source_mode:
+    description:
+      - Whether QEMU listens (V(bind)) or connects (V(connect)); for O(source_type=tcp) and O(source_type=unix).
+    type: str
+    choices: [bind, connect]
+  protocol:
+    description:
+      - Wire protocol of a TCP source. Defaults to V(raw).
+    type: str
+    choices: [raw, telnet]
+  log_file:
+    description:
+      - Absolute path of a C(<log>) file that records everything the guest prints on this port (written by
+        virtlogd), so the console is interactive and logged at once.
+    type: path
+  log_append:
+    description:
+      - Append to O(log_file) across restarts instead of truncating it. Needs O(log_file).
+    type: bool
+  restart:
+    description:
+      - Power-cycle running domains whose serial or console devices differ from their persistent definition
+        (because of this run or an earlier one), so the devices take effect now.
+      - The guest is asked to shut down (ACPI); only if it is still running after O(shutdown_timeout_s) is it
+        destroyed. Then it is started again. RV(domains[].restarted) reports it.
+      - Without this option the module never stops or starts a domain.
+    type: bool
+    default: false
+  shutdown_timeout_s:
+    description:
+      - Seconds to wait for a graceful shutdown before O(restart) destroys the domain.
+    type: int
+    default: 120
+notes:
+  - Changing a running domain's persistent definition never disturbs the guest.
+  - An isa-serial port added to a running domain appears only after a cold start (destroy and start, or
+    O(restart=true)); C(virsh reboot) or a reboot inside the guest keeps the old QEMU devices.
+seealso:
+  - module: ttyfleet.serial_console.domain_vnc
+  - module: ttyfleet.serial_console.domain_console_info
+  - name: libvirt domain XML, serial ports and consoles
+    description: Serial ports, consoles and how the first serial port is mirrored as the console.
+    link: https://libvirt.org/formatdomain.html#consoles-serial-parallel-channel-devices
+"""
+
+EXAMPLES = r"""
+- name: Give two domains ttyS0 on a pty, so that virsh console works
+  ttyfleet.serial_console.domain_serial:
+    name: [web1, web2]
+
+- name: Serial console on every domain, logged to a file, power-cycling running ones now
+  ttyfleet.serial_console.domain_serial:
+    all_domains: true
+    log_file: /var/log/libvirt/qemu/serial0.log
+    log_append: true
+    restart: true
+    shutdown_timeout_s: 60
+
+- name: A second port on a TCP socket (telnet 127.0.0.1 4001)
+  ttyfleet.serial_console.domain_serial:
+    name: db1
+    port: 1
+    source_type: tcp
+    source_host: 127.0.0.1
+    source_port: 4001
+    protocol: telnet
+
+- name: A virtio console hvc1 that can be hot-plugged into a running domain
+  ttyfleet.serial_console.domain_serial:
+    name: db1
+    port: 1
+    target_type: virtio
+
+- name: Remove ttyS0 and its console
+  ttyfleet.serial_console.domain_serial:
+    name: db1
+    state: absent
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any domain changed (definition, live devices or power cycle).
+  returned: always
+  type: bool
+restart_required:
+  description: Whether any running domain still differs from its persistent definition in the managed devices.
+  returned: always
+  type: bool
+domains:
+  description: One entry per selected domain, in the order of O(name) (or sorted by name with O(all_domains)).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Domain name.
+      type: str
+      sample: web1
+    changed:
+      description: Whether this domain changed.
+      type: bool
+    restart_required:
+      description:
+        - The domain runs and its live serial/console devices differ from the persistent ones; they take effect
+          at the next cold start.
+      type: bool
+    restarted:
+      description: Whether the domain was power-cycled because of O(restart) (in check mode, would be).
+      type: bool
+    live_applied:
+      description: Whether the device was hot-plugged into the running domain (in check mode, would be tried).
+      type: bool
+    changes:
+      description: What changed (or, in check mode, would change), in words.
+      type: list
+      elements: str
+      sample: ["add serial port 0 (pty, isa-serial)", "add console bound to serial port 0"]
+diff:
+  description:
+    - With C(--diff), one entry per changed domain with the managed devices before and after.
+  returned: when diff mode is on
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (validate-modules wants the docs first)
+
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_module as runner  # noqa: E402
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx  # noqa: E402
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt as lv  # noqa: E402
+
+
+class SerialDevice:
+    live_applied_key = "live_applied"
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.label = spec.label
+
+    def plan(self, xml):
+        return dx.plan_serial(xml, self.spec)
+
+    def live(self, ctx):
+        spec = self.spec
+        persistent_key = dx.serial_live_key(ctx.persistent_xml, spec)
+        live_key = dx.serial_live_key(ctx.live_xml, spec)
+        if live_key == persistent_key:
+            return runner.LiveResult()
+        result = runner.LiveResult(restart_required=True)
+        if live_key[0] is not None or persistent_key[0] is None:
+            return result  # the running device differs or must go: only a cold start does that
+        blocker = dx.live_attach_blocker(ctx.live_xml, spec)
+        if blocker or not ctx.live:
+            return result
+        if ctx.check_mode:
+            result.live_applied = True
+            result.restart_required = not dx.twin_follows_hotplug(ctx.live_xml, spec)
+            result.changes.append("hot-plug %s into the running domain" % spec.label)
+            return result
+        error = lv.apply_device_live(ctx.dom, dx.serial_device_xml(ctx.persistent_xml, spec), attach=True)
+        if error:
+            result.warnings.append("could not hot-plug %s (%s); it appears after a cold start"
+                                   % (spec.label, error))
+            return result
+        result.live_applied = True
+        result.changes.append("hot-plug %s into the running domain" % spec.label)
+        result.restart_required = dx.serial_live_key(ctx.reread_live(), spec) != persistent_key
+        return result
+
+
+def main():
+    argument_spec = dict(
+        runner.DOMAIN_ARGS,
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        port=dict(type="int", default=0),
+        target_type=dict(type="str", choices=list(dx.SERIAL_TARGET_TYPES), default="isa-serial"),
+        source_type=dict(type="str", choices=list(dx.SOURCE_TYPES), default="pty"),
+        source_path=dict(type="path"),
+        source_host=dict(type="str"),
+        source_port=dict(type="int"),
+        source_mode=dict(type="str", choices=list(dx.SOURCE_MODES)),
+        protocol=dict(type="str", choices=list(dx.PROTOCOLS)),
+        log_file=dict(type="path"),
+        log_append=dict(type="bool"),
+        restart=dict(type="bool", default=False),
+        shutdown_timeout_s=dict(type="int", default=120),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        mutually_exclusive=[("name", "all_domains")],
+        required_one_of=[("name", "all_domains")],
+        required_if=[("source_type", "tcp", ("source_host", "source_port")),
+                     ("source_type", "file", ("source_path",)),
+                     ("source_type", "unix", ("source_path",))],
+    )
+    if module.params["all_domains"] is False and not module.params["name"]:
+        module.fail_json(msg="name must list at least one domain, or set all_domains: true")
+    if module.params["shutdown_timeout_s"] < 0:
+        module.fail_json(msg="shutdown_timeout_s must not be negative")
+    try:
+        spec = dx.validate_serial_spec(module.params)
+    except dx.SpecError as e:
+        module.fail_json(msg=str(e))
+    runner.main_wrapper(module, SerialDevice(spec))
+
+
+if __name__ == "__main__":
+    main()

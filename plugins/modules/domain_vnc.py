@@ -1,0 +1,256 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ttyfleet.serial_console contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: domain_vnc
+short_description: Ensure a safe VNC display on libvirt domains
+version_added: 0.1.0
+description:
+  - Ensures a VNC C(<graphics>) device in the persistent definition of one domain, a list of domains, or every
+    domain of a hypervisor, or removes it (O(state=absent)). Other graphics (SPICE) are left alone.
+  - Safe by default, it listens on C(127.0.0.1). Listening on every interface (C(0.0.0.0) or C(::)) needs
+    O(allow_wildcard_listen=true) and a O(password).
+  - The module reads each domain's persistent XML with C(VIR_DOMAIN_XML_INACTIVE|VIR_DOMAIN_XML_SECURE), so an
+    existing password is seen and never silently dropped, changes only the first VNC device, defines the result
+    with C(VIR_DOMAIN_DEFINE_VALIDATE), re-reads it and fails if libvirt did not keep the change.
+  - O(listen), O(port), O(websocket) and O(keymap) describe the device exactly (leaving out O(keymap) removes
+    one). O(password) is different, leaving it out keeps the current password.
+  - All domains are read and planned first; if any fails, nothing is written. If a domain's XML changes between
+    the read and the define, the module plans again on the fresh XML instead of overwriting that change.
+  - On a running domain a new password is also applied live (O(live)); libvirt cannot change the listen
+    address, port, websocket or keymap of a running display, so those are reported as RV(restart_required).
+author:
+  - ttyfleet maintainers (@ttyfleet)
+extends_documentation_fragment:
+  - ttyfleet.serial_console.libvirt
+  - ttyfleet.serial_console.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: libvirt
+options:
+  state:
+    description:
+      - V(present) ensures the VNC device; V(absent) removes every VNC device of the domain.
+    type: str
+    choices: [present, absent]
+    default: present
+  listen:
+    description:
+      - IP address VNC listens on. Must be an IP literal; host names and network names are refused, because
+        libvirt accepts a bad address at define time and the domain would then fail to start.
+    type: str
+    default: 127.0.0.1
+  allow_wildcard_listen:
+    description:
+      - Confirm that O(listen) may be C(0.0.0.0) or C(::), which exposes the display on every interface. A
+        O(password) is then required as well. Prefer SSH tunnels to C(127.0.0.1).
+    type: bool
+    default: false
+  port:
+    description:
+      - TCP port of the display, 5900-65535, or V(-1) to let libvirt pick one when the domain starts (autoport).
+    type: int
+    default: -1
+  websocket:
+    description:
+      - Port of a WebSocket listener (for noVNC), 5900-65535, or V(-1) to let libvirt pick one. Leave out for none.
+    type: int
+  keymap:
+    description:
+      - Keyboard layout passed to QEMU, for example V(en-us) or V(de). Leave out for QEMU's default.
+    type: str
+  password:
+    description:
+      - VNC password, 1-8 characters (VNC uses only 8; libvirt refuses longer ones). Never logged or returned;
+        diffs show it as C(********).
+      - Leave out to keep the current password, if any.
+    type: str
+  live:
+    description:
+      - Also apply a password change to running domains at once (C(updateDeviceFlags) with C(AFFECT_LIVE)).
+      - With V(false), the running display keeps its password until the next cold start, reported as
+        RV(restart_required).
+    type: bool
+    default: true
+  restart:
+    description:
+      - Power-cycle running domains whose VNC device still differs from the persistent one after the live update
+        (for example a new listen address), so it takes effect now: ACPI shutdown, destroy only after
+        O(shutdown_timeout_s), start. Without this option the module never stops or starts a domain.
+    type: bool
+    default: false
+  shutdown_timeout_s:
+    description:
+      - Seconds to wait for a graceful shutdown before O(restart) destroys the domain.
+    type: int
+    default: 120
+notes:
+  - The VNC password is stored in clear text in C(/etc/libvirt/qemu/NAME.xml) (mode 0600) and is weak by design;
+    treat it as a second line of defence behind the listen address.
+seealso:
+  - module: ttyfleet.serial_console.domain_serial
+  - module: ttyfleet.serial_console.domain_console_info
+  - name: libvirt domain XML, graphical framebuffers
+    description: The VNC C(graphics) element and its C(listen) children.
+    link: https://libvirt.org/formatdomain.html#graphical-framebuffers
+"""
+
+EXAMPLES = r"""
+- name: VNC on localhost only, port chosen by libvirt
+  ttyfleet.serial_console.domain_vnc:
+    name: web1
+
+- name: Rotate the VNC password on every domain, live where they run
+  ttyfleet.serial_console.domain_vnc:
+    all_domains: true
+    password: "{{ vnc_password }}"
+
+- name: A fixed port with a websocket for noVNC, German keyboard
+  ttyfleet.serial_console.domain_vnc:
+    name: [web1, web2]
+    port: 5910
+    websocket: 5710
+    keymap: de
+
+- name: Expose on all interfaces (explicit opt-in, password required)
+  ttyfleet.serial_console.domain_vnc:
+    name: lab1
+    listen: 0.0.0.0
+    allow_wildcard_listen: true
+    password: "{{ vnc_password }}"
+
+- name: No VNC at all
+  ttyfleet.serial_console.domain_vnc:
+    name: db1
+    state: absent
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any domain changed (definition, live password or power cycle).
+  returned: always
+  type: bool
+restart_required:
+  description: Whether any running domain still differs from its persistent definition in its VNC device.
+  returned: always
+  type: bool
+domains:
+  description: One entry per selected domain, in the order of O(name) (or sorted by name with O(all_domains)).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Domain name.
+      type: str
+      sample: web1
+    changed:
+      description: Whether this domain changed.
+      type: bool
+    restart_required:
+      description: The domain runs and its live VNC device differs from the persistent one.
+      type: bool
+    restarted:
+      description: Whether the domain was power-cycled because of O(restart) (in check mode, would be).
+      type: bool
+    live_applied:
+      description: Whether the password was applied to the running domain (in check mode, would be).
+      type: bool
+    changes:
+      description: What changed (or, in check mode, would change), in words; never contains the password.
+      type: list
+      elements: str
+      sample: ["change VNC password", "apply the VNC password to the running domain"]
+diff:
+  description:
+    - With C(--diff), one entry per changed domain with the VNC device before and after, password redacted.
+  returned: when diff mode is on
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (validate-modules wants the docs first)
+
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_module as runner  # noqa: E402
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx  # noqa: E402
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt as lv  # noqa: E402
+
+
+class VncDevice:
+    live_applied_key = "live_applied"
+    label = "VNC graphics"
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def plan(self, xml):
+        return dx.plan_vnc(xml, self.spec)
+
+    def live(self, ctx):
+        settings_differ, password_differs = dx.vnc_live_state(ctx.live_xml, ctx.persistent_xml)
+        result = runner.LiveResult(restart_required=settings_differ)
+        if not password_differs:
+            return result
+        password = dx.vnc_password(ctx.persistent_xml)
+        device = dx.vnc_device_xml(ctx.live_xml)
+        if not ctx.live or password is None or device is None:
+            # Removing a password live is not possible (an empty one locks VNC); it goes at the next cold start.
+            result.restart_required = True
+            return result
+        if ctx.check_mode:
+            result.live_applied = True
+            result.changes.append("apply the VNC password to the running domain")
+            return result
+        error = lv.apply_device_live(ctx.dom, dx.with_vnc_password(device, password))
+        if error:
+            result.restart_required = True
+            result.warnings.append("could not apply the VNC password to the running domain (%s); it takes "
+                                   "effect at the next cold start" % error.replace(password, dx.REDACTED))
+            return result
+        result.live_applied = True
+        result.changes.append("apply the VNC password to the running domain")
+        return result
+
+
+def main():
+    argument_spec = dict(
+        runner.DOMAIN_ARGS,
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        listen=dict(type="str", default="127.0.0.1"),
+        allow_wildcard_listen=dict(type="bool", default=False),
+        port=dict(type="int", default=-1),
+        websocket=dict(type="int"),
+        keymap=dict(type="str", no_log=False),
+        password=dict(type="str", no_log=True),
+        live=dict(type="bool", default=True),
+        restart=dict(type="bool", default=False),
+        shutdown_timeout_s=dict(type="int", default=120),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        mutually_exclusive=[("name", "all_domains")],
+        required_one_of=[("name", "all_domains")],
+    )
+    if module.params["all_domains"] is False and not module.params["name"]:
+        module.fail_json(msg="name must list at least one domain, or set all_domains: true")
+    if module.params["shutdown_timeout_s"] < 0:
+        module.fail_json(msg="shutdown_timeout_s must not be negative")
+    try:
+        spec = dx.validate_vnc_spec(module.params)
+    except dx.SpecError as e:
+        module.fail_json(msg=str(e))
+    runner.main_wrapper(module, VncDevice(spec))
+
+
+if __name__ == "__main__":
+    main()
