@@ -128,7 +128,10 @@ build_one() {
   parted -s "$WORK/disk.raw" mklabel msdos mkpart primary ext4 1MiB 100% set 1 boot on
   LOOP=$(losetup -f --show -P "$WORK/disk.raw")
   local part=${LOOP}p1
-  for _ in $(seq 50); do [[ -b $part ]] && break; sleep 0.1; done
+  for _ in $(seq 10); do [[ -b $part ]] && break; sleep 0.1; done
+  # Some kernels (this lab's) do not scan loop partitions despite -P: add them by hand.
+  [[ -b $part ]] || partx -a "$LOOP"
+  for _ in $(seq 20); do [[ -b $part ]] && break; sleep 0.1; done
   [[ -b $part ]] || die "$part did not appear"
   mkfs.ext4 -q -L root "$part"
   local uuid
