@@ -119,14 +119,20 @@ options:
 attributes:
   check_mode:
     support: partial
+    description: Can run in check mode and return changed status prediction without modifying target.
     details:
       - When no power action is needed (O(power=none), or O(power=start) on a running domain) check mode watches
-        the console read-only: it attaches, sends a carriage return and waits for O(pattern) and reports what it
-        saw, but does not log in or run O(command).
+        the console read-only. It attaches, sends a carriage return, waits for O(pattern) and reports what it saw,
+        but does not log in or run O(command).
       - When the domain would be started or power-cycled, check mode does nothing and reports C(changed=true)
         and the RV(power_action) it would take.
   diff_mode:
     support: none
+    description: Nothing in the configuration changes, so there is nothing to diff.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: libvirt
 notes:
   - Only pty consoles can be streamed; this is a limit of libvirt and C(virsh console), not of this module.
   - The console opened is the one C(virsh console NAME) opens, the domain's first C(<console>) (which libvirt

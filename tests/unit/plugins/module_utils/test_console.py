@@ -131,7 +131,7 @@ def test_match_spanning_chunks():
     t = ConsoleText()
     t.feed(b"g lo", now=1)
     t.feed(b"gin: ", now=2)
-    start, end, _ = t.search(re.compile("login:"))
+    start, end, _match = t.search(re.compile("login:"))
     assert t.time_at(start) == 1 and t.time_at(end - 1) == 2
 
 
@@ -141,7 +141,7 @@ def test_keep_chars_bounds_memory_positions_stay_absolute():
     t.feed(b"y" * 50 + b"login: ", now=2)
     assert len(t.text()) <= 100
     assert t.end == 10 + 95 + 50 + 7
-    start, end, _ = t.search(re.compile("login:"))
+    start, end, _match = t.search(re.compile("login:"))
     assert end == t.end - 1
     assert t.time_at(start) == 2
     transcript = t.transcript()
@@ -341,7 +341,8 @@ def test_wait_for_ignores_text_before_start():
     mark = session.text.end
     assert session.wait_for([re.compile("login:")], 0.1, start=mark) is None
     feed_later(session, 0.05, b"\nnew login: ")
-    _, start, _, _ = session.wait_for([re.compile("login:")], 2, start=mark)
+    hit = session.wait_for([re.compile("login:")], 2, start=mark)
+    start = hit[1]
     assert start > mark
 
 
