@@ -546,13 +546,11 @@ def _plan_serial_device(devices, spec, changes):
     else:
         wanted = build_serial(spec)
         if current is not None:
-            if _serial_key(current) == _serial_key(wanted):
-                pass
-            else:
+            if _serial_key(current) != _serial_key(wanted):
                 _carry_over(current, wanted, same_bus=_serial_target_type(current) == spec.target_type)
                 _replace(devices, current, wanted, 2)
-                changes.append("change serial port %d to %s, %s" % (spec.port, _describe_chardev(spec),
-                                                                   spec.target_type))
+                changes.append("change serial port %d to %s, %s"
+                               % (spec.port, _describe_chardev(spec), spec.target_type))
         else:
             # Keep serials in port order so that port 0 becomes the first serial, the one libvirt binds the
             # console (and `virsh console`) to.
@@ -725,8 +723,8 @@ def plan_vnc(xml_text, spec):
         g = ET.Element("graphics", {"type": "vnc"})
         _apply_vnc(g, spec)
         _insert(devices, _graphics_index(devices), g, 2)
-        changes.append("add VNC graphics (%s%s)" % (_describe_vnc(want),
-                                                     ", password set" if spec.password is not None else ""))
+        password_note = ", password set" if spec.password is not None else ""
+        changes.append("add VNC graphics (%s%s)" % (_describe_vnc(want), password_note))
         current = g
     else:
         have = vnc_key(current)
