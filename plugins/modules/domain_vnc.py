@@ -84,8 +84,8 @@ options:
   restart:
     description:
       - Power-cycle running domains whose VNC device still differs from the persistent one after the live update
-        (for example a new listen address), so it takes effect now: ACPI shutdown, destroy only after
-        O(shutdown_timeout_s), start. Without this option the module never stops or starts a domain.
+        (for example a new listen address), so it takes effect now. The guest is asked to shut down (ACPI),
+        destroyed only if it still runs after O(shutdown_timeout_s), and started again. Without this option the module never stops or starts a domain.
     type: bool
     default: false
   shutdown_timeout_s:
@@ -118,7 +118,7 @@ EXAMPLES = r"""
   ttyfleet.serial_console.domain_vnc:
     name: [web1, web2]
     port: 5910
-    websocket: 5710
+    websocket: 5960
     keymap: de
 
 - name: Expose on all interfaces (explicit opt-in, password required)

@@ -106,7 +106,7 @@ def test_vnc_password_is_never_returned(conn, capsys):
 
 
 def test_many_domains_one_call(conn, capsys):
-    names = [conn.make() for _ in range(3)]
+    names = [conn.make() for _i in range(3)]
     out = run(domain_serial, {"name": names}, capsys)
     assert [d["name"] for d in out["domains"]] == names
     assert all(d["changed"] for d in out["domains"])
