@@ -201,9 +201,15 @@ def probe(args, facts):
                     "%s: the default entry's console= arguments are [%s]; %d of %d entries lack console=%s"
                     % (cfg["path"], " ".join(configured), cfg["entries_without_console"], cfg["entries"], tty),
                     "run the guest role (grub: console=%s)" % want_console)
-        elif cfg["serial_command"] and cfg["serial_command"] != want_serial and serial_ok:
-            finding("speed_mismatch", "%s: '%s', wanted '%s'" % (cfg["path"], cfg["serial_command"], want_serial),
-                    "run the guest role with the fleet's serial_console_speed/word/parity/stop")
+        if serial_ok and cfg["serial_command"] != want_serial:
+            unit = re.search(r"--unit=(\d+)", cfg["serial_command"])
+            if unit and int(unit.group(1)) != args.unit:
+                finding("port_mismatch", "%s: GRUB uses serial unit %s, the fleet's port is %d ('%s')"
+                        % (cfg["path"], unit.group(1), args.unit, cfg["serial_command"]),
+                        "set one serial_console_port for host and guest and run the rollout")
+            else:
+                finding("speed_mismatch", "%s: '%s', wanted '%s'" % (cfg["path"], cfg["serial_command"], want_serial),
+                        "run the guest role with the fleet's serial_console_speed/word/parity/stop")
     if tty not in [tty_of(c) for c in running]:
         finding("kernel_console_running",
                 "/proc/cmdline has console=[%s], no %s%s"

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The fleet playbooks' read-only logic, without booting a guest:
+#  1. console_probe.py against prepared root file systems: a clean guest has no finding, each planted fault its own;
+#  2. audit and doctor against three shut-off domains on qemu:///system: stock (no serial, no VNC), exposed
+#     (serial, VNC on 0.0.0.0 without a password) and converged; the report names each drift, the CI gate fails
+#     on drift and passes on the converged domain, and nothing is changed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# ansible-test runs a copy of this target; the collection itself is on ANSIBLE_COLLECTIONS_PATH.
+coll=""
+IFS=: read -r -a cpaths <<<"${ANSIBLE_COLLECTIONS_PATH:-}:$here/../../../../../../.."
+for p in "${cpaths[@]}"; do
+  if [[ -n $p && -f $p/ansible_collections/ttyfleet/serial_console/playbooks/files/console_probe.py ]]; then
+    coll=$(cd "$p/ansible_collections/ttyfleet/serial_console" && pwd); break
+  fi
+done
+[[ -n $coll ]] || { echo "cannot find the collection on ANSIBLE_COLLECTIONS_PATH"; exit 1; }
+PY=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
+URI=qemu:///system
+PREFIX=fleet-fx-
+work=$(mktemp -d /tmp/fleet-audit.XXXXXX)
+
+cleanup() {
+  for d in a b c; do
+    virsh -c "$URI" undefine "${PREFIX}$d" >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cleanup_keep_work() { for d in a b c; do virsh -c "$URI" undefine "${PREFIX}$d" >/dev/null 2>&1 || true; done; }
+
+echo "== 1. console_probe.py on fixture roots"
+"$PY" "$here/test_probe.py" "$coll/playbooks/files/console_probe.py"
+
+echo "== 2. audit and doctor on shut-off domains"
+cleanup_keep_work
+mkdir -p "$work"
+domain_xml() { # name, extra devices
+  cat <<XML
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <features><acpi/></features>
+  <devices>$2</devices>
+</domain>
+XML
+}
+domain_xml "${PREFIX}a" "" >"$work/a.xml"
+domain_xml "${PREFIX}b" "<serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/></console><graphics type='vnc' port='-1' autoport='yes' listen='0.0.0.0'><listen type='address' address='0.0.0.0'/></graphics>" >"$work/b.xml"
+domain_xml "${PREFIX}c" "<serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/></console><graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'><listen type='address' address='127.0.0.1'/></graphics>" >"$work/c.xml"
+for d in a b c; do virsh -c "$URI" define "$work/$d.xml" >/dev/null; done
+for d in a b c; do virsh -c "$URI" dumpxml --inactive --security-info "${PREFIX}$d" >"$work/$d.before"; done
+
+cat >"$work/inventory.yml" <<INV
+all:
+  children:
+    hypervisors:
+      hosts:
+        hv1:
+          ansible_connection: local
+          ansible_python_interpreter: $PY
+    guests:
+      vars:
+        serial_console_hypervisor: hv1
+        serial_console_become: false
+        ansible_connection: local
+        ansible_python_interpreter: $PY
+      hosts:
+        ${PREFIX}a:
+        ${PREFIX}b:
+        ${PREFIX}c:
+INV
+export ANSIBLE_FORCE_COLOR=0
+play() { ansible-playbook -i "$work/inventory.yml" -e "serial_console_report_dir=$work/report" "$@"; }
+
+# the whole fleet: drift, and the CI gate fails
+set +e
+play ttyfleet.serial_console.audit -e serial_console_fail_on_drift=true >"$work/audit-all.log" 2>&1
+rc=$?
+set -e
+cat "$work/audit-all.log"
+[[ $rc -ne 0 ]] || { echo "FAIL: audit with serial_console_fail_on_drift=true passed on a drifted fleet"; exit 1; }
+grep -q "serial console drift on ${PREFIX}a, ${PREFIX}b" "$work/audit-all.log" || { echo "FAIL: gate message"; exit 1; }
+"$PY" - "$work/report/audit.json" "$PREFIX" <<'PY'
+import json, sys
+report, prefix = json.load(open(sys.argv[1])), sys.argv[2]
+got = {g["guest"]: sorted(f["kind"] for f in g["findings"]) for g in report["guests"]}
+want = {
+    prefix + "a": ["domain_not_running", "serial_console", "vnc"],
+    prefix + "b": ["domain_not_running", "vnc_exposed"],
+    prefix + "c": ["domain_not_running"],
+}
+assert got == want, "findings %s, expected %s" % (got, want)
+assert report["drift"] is True and report["guests_with_drift"] == [prefix + "a", prefix + "b"], report
+b = [f for f in report["guests"] if f["guest"] == prefix + "b"][0]["findings"]
+assert any("0.0.0.0" in f["detail"] and "WITHOUT a password" in f["detail"] for f in b), b
+print("audit.json: each planted host drift reported:", got)
+PY
+grep -q '| host | `vnc_exposed` | VNC listens on 0.0.0.0' "$work/report/audit.md" || { echo "FAIL: audit.md"; exit 1; }
+
+# the converged domain alone: no drift, the gate passes
+play ttyfleet.serial_console.audit -e serial_console_fail_on_drift=true -e serial_console_targets="${PREFIX}c" \
+  >"$work/audit-c.log" 2>&1 || { cat "$work/audit-c.log"; echo "FAIL: gate on a converged domain"; exit 1; }
+grep -q "No drift" "$work/report/audit.md" || { cat "$work/report/audit.md"; echo "FAIL: clean report"; exit 1; }
+
+# audit changed nothing
+for d in a b c; do
+  virsh -c "$URI" dumpxml --inactive --security-info "${PREFIX}$d" >"$work/$d.after"
+  diff -u "$work/$d.before" "$work/$d.after" || { echo "FAIL: audit changed ${PREFIX}$d"; exit 1; }
+done
+
+# doctor: stock domain -> link 1 (no serial); serial present but shut off -> link 2 (not running)
+for case in "a 1" "c 2"; do
+  set -- $case
+  play ttyfleet.serial_console.doctor -e guest="${PREFIX}$1" >"$work/doctor-$1.log" 2>&1 || { cat "$work/doctor-$1.log"; exit 1; }
+  "$PY" - "$work/report/doctor-${PREFIX}$1.json" "$2" <<'PY'
+import json, sys
+d, want = json.load(open(sys.argv[1])), int(sys.argv[2])
+assert d["first_broken_index"] == want, (d["first_broken_index"], d["first_broken"], d["links"])
+print("doctor %s: first broken link %d: %s; fix: %s" % (d["guest"], want, d["first_broken"], d["fix"]))
+PY
+done
+# doctor without a guest named: a clear error
+if play ttyfleet.serial_console.doctor >"$work/doctor-none.log" 2>&1; then echo "FAIL: doctor without a guest"; exit 1; fi
+grep -q "name one guest of the inventory with -e guest=NAME" "$work/doctor-none.log"
+# a guest without serial_console_hypervisor: the inventory check stops everything before any call
+if play ttyfleet.serial_console.audit -e '{"serial_console_hypervisor": null}' >"$work/bad-inv.log" 2>&1; then
+  echo "FAIL: audit with a bad inventory"; exit 1
+fi
+grep -q "needs serial_console_hypervisor naming a host of the inventory" "$work/bad-inv.log" || { cat "$work/bad-inv.log"; exit 1; }
+echo "fleet_audit: all checks passed"
