@@ -26,9 +26,25 @@ SOURCE_SH = (
     'R="$1"; [ -r "$R/etc/default/grub" ] && . "$R/etc/default/grub"; '
     'for f in "$R"/etc/default/grub.d/*.cfg; do [ -r "$f" ] && . "$f"; done; '
     "for v in GRUB_TERMINAL GRUB_TERMINAL_INPUT GRUB_TERMINAL_OUTPUT GRUB_SERIAL_COMMAND "
-    "GRUB_CMDLINE_LINUX GRUB_CMDLINE_LINUX_DEFAULT; do eval \"x=\\${$v-}\"; printf '%s=%s\\n' \"$v\" \"$x\"; done"
+    'GRUB_CMDLINE_LINUX GRUB_CMDLINE_LINUX_DEFAULT; do eval "x=\\${$v-}"; printf \'%s=%s\\n\' "$v" "$x"; done'
 )
 LINUX_RE = re.compile(r"^\s*(linux|linux16|linuxefi)\s+\S+(.*)$")
+
+
+class Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run(argv):
+    """Run a command with a timeout; Popen rather than subprocess.run(capture_output=...) for Python 3.6 guests."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return Result(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 
 def read(path):
@@ -54,8 +70,7 @@ def default_grub(root):
     ):
         return None
     try:
-        out = subprocess.run(["sh", "-c", SOURCE_SH, "sh", root.rstrip("/")], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, universal_newlines=True, timeout=10, check=False)
+        out = run(["sh", "-c", SOURCE_SH, "sh", root.rstrip("/")])
     except (OSError, subprocess.SubprocessError) as e:
         return {"error": str(e)}
     values = {}
@@ -68,7 +83,7 @@ def default_grub(root):
     return values
 
 
-def grub_cfg(root):
+def grub_cfg(root, tty):
     """The parts of the generated grub.cfg that decide the serial console."""
     for path in GRUB_CFGS:
         text = read(os.path.join(root, path.lstrip("/")))
@@ -87,8 +102,7 @@ def grub_cfg(root):
             # the first entry is the default one unless GRUB_DEFAULT says otherwise; every entry is checked anyway
             "entries": len(kernels),
             "consoles_default_entry": console_args(kernels[0]) if kernels else [],
-            "entries_without_console": None,
-            "_kernels": kernels,
+            "entries_without_console": sum(1 for k in kernels if tty not in [tty_of(c) for c in console_args(k)]),
         }
     return None
 
@@ -118,8 +132,7 @@ def systemctl(root, *args):
     if root != "/":
         return None
     try:
-        out = subprocess.run(("systemctl",) + args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             universal_newlines=True, timeout=10, check=False)
+        out = run(["systemctl"] + list(args))
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -154,15 +167,17 @@ def probe(args, facts):
     tty = args.tty
     want_console = "%s,%s" % (tty, line_settings(args.speed, args.word, args.parity))
     want_serial = "serial --unit=%d --speed=%d --word=%d --parity=%s --stop=%d" % (
-        args.unit, args.speed, args.word, args.parity, args.stop)
+        args.unit,
+        args.speed,
+        args.word,
+        args.parity,
+        args.stop,
+    )
     init = facts.get("init", "unknown")
     running = console_args(facts.get("proc_cmdline", ""))
-    cfg = grub_cfg(root)
+    cfg = grub_cfg(root, tty)
     defaults = default_grub(root)
     configured = cfg["consoles_default_entry"] if cfg else []
-    if cfg:
-        kernels = cfg.pop("_kernels")
-        cfg["entries_without_console"] = sum(1 for k in kernels if tty not in [tty_of(c) for c in console_args(k)])
     procs = gettys(root, tty)
     enabled = getty_enabled(root, tty, init, configured)
     active = systemctl(root, "is-active", "serial-getty@%s.service" % tty) if init == "systemd" else None
@@ -173,85 +188,127 @@ def probe(args, facts):
 
     uart = (facts.get("tty") or {}).get("live")
     if tty.startswith("ttyS") and not uart:
-        finding("uart_missing",
-                "the guest has no UART at %s (sysfs type %s): the domain gives it no serial port yet"
-                % (tty, (facts.get("tty") or {}).get("uart_type")),
-                "add the serial device on the hypervisor (domain_serial) and power-cycle the domain "
-                "(shutdown + start; a guest reboot is not enough)")
+        finding(
+            "uart_missing",
+            "the guest has no UART at %s (sysfs type %s): the domain gives it no serial port yet"
+            % (tty, (facts.get("tty") or {}).get("uart_type")),
+            "add the serial device on the hypervisor (domain_serial) and power-cycle the domain "
+            "(shutdown + start; a guest reboot is not enough)",
+        )
 
     grub = (facts.get("boot") or {}).get("grub")
     if grub == "grub2" and cfg is None:
-        finding("grub_terminal", "GRUB 2 is installed but no grub.cfg was found (%s)" % ", ".join(GRUB_CFGS),
-                "run the guest role (it regenerates grub.cfg)")
+        finding(
+            "grub_terminal",
+            "GRUB 2 is installed but no grub.cfg was found (%s)" % ", ".join(GRUB_CFGS),
+            "run the guest role (it regenerates grub.cfg)",
+        )
     elif cfg is not None:
         term_ok = "serial" in cfg["terminal_output"] and "serial" in cfg["terminal_input"]
         serial_ok = cfg["serial_command"] is not None
         if not (term_ok and serial_ok):
             src = defaults or {}
             source_ok = "serial" in (src.get("GRUB_TERMINAL") or src.get("GRUB_TERMINAL_OUTPUT") or "").split()
-            finding("grub_terminal",
-                    "%s: terminal_output %s, %s; %s"
-                    % (cfg["path"], " ".join(cfg["terminal_output"]) or "(none)",
-                       "serial command '%s'" % cfg["serial_command"] if serial_ok else "no serial command",
-                       "GRUB_TERMINAL in /etc/default/grub* has serial, so grub.cfg is stale" if source_ok
-                       else "GRUB_TERMINAL in /etc/default/grub* is '%s'" % (src.get("GRUB_TERMINAL") or "")),
-                    "run update-grub" if source_ok else "run the guest role (grub: GRUB_TERMINAL='console serial')")
+            finding(
+                "grub_terminal",
+                "%s: terminal_output %s, %s; %s"
+                % (
+                    cfg["path"],
+                    " ".join(cfg["terminal_output"]) or "(none)",
+                    "serial command '%s'" % cfg["serial_command"] if serial_ok else "no serial command",
+                    "GRUB_TERMINAL in /etc/default/grub* has serial, so grub.cfg is stale"
+                    if source_ok
+                    else "GRUB_TERMINAL in /etc/default/grub* is '%s'" % (src.get("GRUB_TERMINAL") or ""),
+                ),
+                "run update-grub" if source_ok else "run the guest role (grub: GRUB_TERMINAL='console serial')",
+            )
         if tty not in [tty_of(c) for c in configured] or cfg["entries_without_console"]:
-            finding("kernel_console_config",
-                    "%s: the default entry's console= arguments are [%s]; %d of %d entries lack console=%s"
-                    % (cfg["path"], " ".join(configured), cfg["entries_without_console"], cfg["entries"], tty),
-                    "run the guest role (grub: console=%s)" % want_console)
+            finding(
+                "kernel_console_config",
+                "%s: the default entry's console= arguments are [%s]; %d of %d entries lack console=%s"
+                % (cfg["path"], " ".join(configured), cfg["entries_without_console"], cfg["entries"], tty),
+                "run the guest role (grub: console=%s)" % want_console,
+            )
         if serial_ok and cfg["serial_command"] != want_serial:
             unit = re.search(r"--unit=(\d+)", cfg["serial_command"])
             if unit and int(unit.group(1)) != args.unit:
-                finding("port_mismatch", "%s: GRUB uses serial unit %s, the fleet's port is %d ('%s')"
-                        % (cfg["path"], unit.group(1), args.unit, cfg["serial_command"]),
-                        "set one serial_console_port for host and guest and run the rollout")
+                finding(
+                    "port_mismatch",
+                    "%s: GRUB uses serial unit %s, the fleet's port is %d ('%s')"
+                    % (cfg["path"], unit.group(1), args.unit, cfg["serial_command"]),
+                    "set one serial_console_port for host and guest and run the rollout",
+                )
             else:
-                finding("speed_mismatch", "%s: '%s', wanted '%s'" % (cfg["path"], cfg["serial_command"], want_serial),
-                        "run the guest role with the fleet's serial_console_speed/word/parity/stop")
+                finding(
+                    "speed_mismatch",
+                    "%s: '%s', wanted '%s'" % (cfg["path"], cfg["serial_command"], want_serial),
+                    "run the guest role with the fleet's serial_console_speed/word/parity/stop",
+                )
     if tty not in [tty_of(c) for c in running]:
-        finding("kernel_console_running",
-                "/proc/cmdline has console=[%s], no %s%s"
-                % (" ".join(running), tty, " (configured for the next boot: a restart is pending)"
-                   if tty in [tty_of(c) for c in configured] else ""),
-                "power-cycle the domain (or reboot the guest) to boot with console=%s" % want_console
-                if tty in [tty_of(c) for c in configured] else "run the guest role, then power-cycle the domain")
+        finding(
+            "kernel_console_running",
+            "/proc/cmdline has console=[%s], no %s%s"
+            % (
+                " ".join(running),
+                tty,
+                " (configured for the next boot: a restart is pending)"
+                if tty in [tty_of(c) for c in configured]
+                else "",
+            ),
+            "power-cycle the domain (or reboot the guest) to boot with console=%s" % want_console
+            if tty in [tty_of(c) for c in configured]
+            else "run the guest role, then power-cycle the domain",
+        )
 
     # The line settings must agree everywhere: kernel (configured and running), GRUB and the fleet variables.
     for where, consoles in (("grub.cfg", configured), ("/proc/cmdline", running)):
         for c in consoles:
             if tty_of(c) == tty and c != want_console and "," in c:
-                finding("speed_mismatch", "%s has console=%s, the fleet wants console=%s" % (where, c, want_console),
-                        "run the guest role with the fleet's serial_console_speed/word/parity")
+                finding(
+                    "speed_mismatch",
+                    "%s has console=%s, the fleet wants console=%s" % (where, c, want_console),
+                    "run the guest role with the fleet's serial_console_speed/word/parity",
+                )
     # Host and guest must agree on the port: a console on a ttyS the domain does not have prints nowhere.
     guest_ports = sorted({int(tty_of(c)[4:]) for c in configured + running if re.match(r"^ttyS\d+$", tty_of(c))})
     if args.host_ports is not None:
         host_ports = [int(p) for p in args.host_ports.split(",") if p != ""]
         stray = [p for p in guest_ports if p not in host_ports]
         if stray:
-            finding("port_mismatch",
-                    "the guest kernel uses console=%s but the domain has serial port(s) [%s]"
-                    % (",".join("ttyS%d" % p for p in stray), ",".join(str(p) for p in host_ports)),
-                    "set one serial_console_port for host and guest and run the rollout")
+            finding(
+                "port_mismatch",
+                "the guest kernel uses console=%s but the domain has serial port(s) [%s]"
+                % (",".join("ttyS%d" % p for p in stray), ",".join(str(p) for p in host_ports)),
+                "set one serial_console_port for host and guest and run the rollout",
+            )
 
     if not procs and active != "active":
-        finding("getty",
-                "no getty listens on %s (%s)" % (tty, "systemd: serial-getty@%s.service is %s" % (tty, active)
-                                                 if active else "no getty process on it"),
-                ("systemctl enable --now serial-getty@%s.service" % tty if init == "systemd"
-                 else "add a respawn getty line for %s to /etc/inittab and run telinit q" % tty)
-                + " (or run the guest role)")
+        finding(
+            "getty",
+            "no getty listens on %s (%s)"
+            % (tty, "systemd: serial-getty@%s.service is %s" % (tty, active) if active else "no getty process on it"),
+            (
+                "systemctl enable --now serial-getty@%s.service" % tty
+                if init == "systemd"
+                else "add a respawn getty line for %s to /etc/inittab and run telinit q" % tty
+            )
+            + " (or run the guest role)",
+        )
     elif not enabled and init in ("systemd", "sysvinit", "upstart"):
-        finding("getty", "a getty runs on %s now but nothing starts it at the next boot" % tty,
-                "run the guest role (getty)")
+        finding(
+            "getty", "a getty runs on %s now but nothing starts it at the next boot" % tty, "run the guest role (getty)"
+        )
 
     pam = facts.get("pam_securetty") or {}
     if pam.get("active") and pam.get("securetty_exists") and tty not in pam.get("securetty", []):
         # pam_securetty also lets root in on the tty that is /dev/console (the last console=), unless noconsole.
         if not (running and tty_of(running[-1]) == tty):
-            finding("securetty", "pam_securetty is active (%s) and /etc/securetty lacks %s: root cannot log in there"
-                    % (pam.get("file"), tty), "run the guest role (securetty) or add %s to /etc/securetty" % tty)
+            finding(
+                "securetty",
+                "pam_securetty is active (%s) and /etc/securetty lacks %s: root cannot log in there"
+                % (pam.get("file"), tty),
+                "run the guest role (securetty) or add %s to /etc/securetty" % tty,
+            )
 
     return {
         "tty": tty,

@@ -98,7 +98,7 @@ b = [f for f in report["guests"] if f["guest"] == prefix + "b"][0]["findings"]
 assert any("0.0.0.0" in f["detail"] and "WITHOUT a password" in f["detail"] for f in b), b
 print("audit.json: each planted host drift reported:", got)
 PY
-grep -q '| host | `vnc_exposed` | VNC listens on 0.0.0.0' "$work/report/audit.md" || { echo "FAIL: audit.md"; exit 1; }
+grep -qF "| host | \`vnc_exposed\` | VNC listens on 0.0.0.0" "$work/report/audit.md" || { echo "FAIL: audit.md"; exit 1; }
 
 # the converged domain alone: no drift, the gate passes
 play ttyfleet.serial_console.audit -e serial_console_fail_on_drift=true -e serial_console_targets="${PREFIX}c" \
@@ -113,7 +113,8 @@ done
 
 # doctor: stock domain -> link 1 (no serial); serial present but shut off -> link 2 (not running)
 for case in "a 1" "c 2"; do
-  set -- $case
+  read -r d link <<<"$case"
+  set -- "$d" "$link"
   play ttyfleet.serial_console.doctor -e guest="${PREFIX}$1" >"$work/doctor-$1.log" 2>&1 || { cat "$work/doctor-$1.log"; exit 1; }
   "$PY" - "$work/report/doctor-${PREFIX}$1.json" "$2" <<'PY'
 import json, sys
