@@ -280,6 +280,11 @@ class Run:
                     os.unlink(path)
             elif read(path) != old:
                 write_atomic(self.module, path, old)
+        # The files are as they were: copies made for this run would only mislead.
+        for b in self.backups:
+            if b and os.path.exists(b):
+                os.unlink(b)
+        self.backups = []
         os.sync()
 
 
@@ -463,10 +468,16 @@ def main():
     if module.check_mode or not result["changed"]:
         module.exit_json(**result)
 
+    exe = None
+    if result["regenerated"]:
+        cmd0 = p["mkconfig_cmd"][0] if p["mkconfig_cmd"] else ""
+        exe = cmd0 if "/" in cmd0 else module.get_bin_path(cmd0) if cmd0 else None
+        if not exe or not os.access(exe, os.X_OK):
+            module.fail_json(msg="cannot regenerate %s: %r not found; nothing was changed" % (result["grub_cfg"], cmd0))
     run.write_all(p["backup"])
     result["backup_files"] = run.backups
-    if result["regenerated"]:
-        regenerate(module, run, p, result["grub_cfg"], serial_cmd, consoles, remove)
+    if exe:
+        regenerate(module, run, p, exe, result["grub_cfg"], serial_cmd, consoles, remove)
     os.sync()
     module.exit_json(**result)
 
@@ -500,14 +511,10 @@ def edit_default_grub(module, p, serial_cmd, consoles, remove):
     return core.set_shell_vars(text, values)
 
 
-def regenerate(module, run, p, grub_cfg, serial_cmd, consoles, remove):
+def regenerate(module, run, p, exe, grub_cfg, serial_cmd, consoles, remove):
     """Run the generator; on any sign of failure put every touched file back and fail with the tool's words."""
     run.snapshot(grub_cfg)
     cmd = [c.replace("{grub_cfg}", grub_cfg) for c in p["mkconfig_cmd"]]
-    exe = module.get_bin_path(cmd[0]) if "/" not in cmd[0] else cmd[0]
-    if not exe:
-        run.restore()
-        module.fail_json(msg="%s not found; files restored" % cmd[0], changed=False)
     rc, out, err = module.run_command([exe] + cmd[1:])
     problem = None
     if rc != 0:

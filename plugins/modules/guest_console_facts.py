@@ -129,9 +129,9 @@ def os_release(root):
     like = data.get("ID_LIKE", "").split()
     family = ident
     for fam, members in (("Debian", ("debian", "ubuntu")), ("RedHat", ("rhel", "fedora", "centos")),
-                         ("Suse", ("suse", "sles", "opensuse"))):
-        if ident in members or any(x in members or x.startswith("opensuse") for x in like) \
-                or ident.startswith("opensuse") or ident.startswith("sle"):
+                         ("Suse", ("suse", "sles", "sled", "opensuse"))):
+        names = [ident] + like
+        if any(n in members or (fam == "Suse" and n.startswith("opensuse")) for n in names):
             family = fam
             break
     version = data.get("VERSION_ID", "")
@@ -157,7 +157,8 @@ def pam_securetty(root):
             return None
         seen.append(name)
         for line in text.splitlines():
-            words = line.split("#", 1)[0].split()
+            # A bracketed control field ([success=ok default=die]) is one word for PAM.
+            words = re.sub(r"\[[^\]]*\]", "[]", line.split("#", 1)[0]).split()
             if not words:
                 continue
             if words[0] == "@include" and len(words) > 1 and depth < 3:

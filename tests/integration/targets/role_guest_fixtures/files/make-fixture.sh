@@ -4,6 +4,7 @@ set -euo pipefail
 name=$1 root=$2 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$root"; mkdir -p "$root"/{etc/pam.d,etc/default,usr/sbin,sbin,proc/1,boot,dev,sys/class/tty/ttyS0}
 cd "$root"
+: > .fixture-root
 : > dev/ttyS0
 echo 4 > sys/class/tty/ttyS0/type                      # 4 = 16550A: a live UART
 tool() { cp "$here/bin/$1" "usr/sbin/$2"; chmod 755 "usr/sbin/$2"; }

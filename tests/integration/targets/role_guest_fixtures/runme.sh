@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Runs the guest roles' real tasks against prepared root file systems of distributions that cannot be booted in
+# this lab, with stand-ins for update-grub/grub2-mkconfig/telinit/initctl that act on the fixture files.
+# Per fixture: check mode changes no file but reports changes; converge; files are right; a second converge and a
+# second check report 0 changed. Then the failure paths: a failing and a "Syntax errors" grub-mkconfig (previous
+# files restored), bad input (clear error, no file touched), no GRUB, no live UART, a lost grub.cfg.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/ttyfleet-role-fixtures.XXXXXX)
+trap 'rm -rf "$work"; userdel -r tf-h5-user >/dev/null 2>&1 || true' EXIT
+export ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0
+fails=0
+log() { printf '\n=== %s\n' "$*"; }
+die() { printf 'FAIL: %s\n' "$*" >&2; fails=$((fails + 1)); }
+fixture() { bash "$here/files/make-fixture.sh" "$1" "$work/$1"; }
+tree_sum() { (cd "$1" && find . \( -type f -o -type l \) ! -name .calls -printf '%p %l\n' | sort && find . -type f ! -name .calls -print0 | sort -z | xargs -0 sha256sum); }
+play() {  # play ROOT [args]: runs the guest role on ROOT; output in $work/out; returns ansible's status
+  local root=$1; shift
+  ansible-playbook -i "$here/inventory" "$here/converge.yml" -e "__guest_root=$root" "$@" >"$work/out" 2>&1
+}
+changed() { sed -n 's/.*changed=\([0-9]*\).*/\1/p' "$work/out" | tail -1; }
+has() { grep -qF -- "$2" "$1" || die "$1 lacks: $2"; }
+hasnt() { ! grep -qF -- "$2" "$1" || die "$1 still has: $2"; }
+
+converge_cycle() {  # converge_cycle NAME [extra args]: check, converge, idempotence, check again
+  local name=$1 root=$work/$1; shift
+  fixture "$name"
+  local before; before=$(tree_sum "$root")
+  play "$root" --check --diff "$@" || { cat "$work/out"; die "$name: check mode failed"; return; }
+  [[ $(changed) -gt 0 ]] || die "$name: check mode predicted no change"
+  [[ $(tree_sum "$root") == "$before" ]] || die "$name: check mode changed files"
+  play "$root" --diff "$@" || { cat "$work/out"; die "$name: converge failed"; return; }
+  [[ $(changed) -gt 0 ]] || die "$name: converge reported no change"
+  local after; after=$(tree_sum "$root")
+  play "$root" "$@" || { cat "$work/out"; die "$name: second converge failed"; return; }
+  [[ $(changed) == 0 ]] || { grep -B3 'changed:' "$work/out"; die "$name: second converge changed $(changed)"; }
+  play "$root" --check "$@" || die "$name: second check failed"
+  [[ $(changed) == 0 ]] || die "$name: second check mode reported changes"
+  [[ $(tree_sum "$root") == "$after" ]] || die "$name: idempotent runs touched files"
+  echo "$name: check -> converge -> 0 changed -> check 0 changed"
+}
+
+console='console=tty0 console=ttyS0,115200n8'
+serial='serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1'
+
+log "Debian 12 (drop-in + update-grub, systemd in an image: enable link)"
+converge_cycle debian12
+r=$work/debian12
+has "$r/etc/default/grub.d/90-ttyfleet-serial-console.cfg" 'GRUB_TERMINAL="console serial"'
+has "$r/boot/grub/grub.cfg" "$serial"
+has "$r/boot/grub/grub.cfg" "net.ifnames=0 apparmor=0 $console quiet"
+has "$r/boot/grub/grub.cfg" "terminal_output console serial"
+has "$r/etc/default/grub" 'GRUB_CMDLINE_LINUX="net.ifnames=0 apparmor=0"'     # the packaged file is not edited
+[[ $(readlink "$r/etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service") == /lib/systemd/system/serial-getty@.service ]] \
+  || die "debian12: serial-getty@ttyS0 not enabled"
+[[ ! -e $r/etc/securetty ]] || die "debian12: /etc/securetty was created"
+
+log "Effective state: grub.cfg lost after update-grub (power cut) is regenerated"
+printf 'terminal_output console\n' >"$r/boot/grub/grub.cfg"
+play "$r" || die "regenerate run failed"
+[[ $(changed) == 1 ]] || die "lost grub.cfg: expected 1 change, got $(changed)"
+has "$r/boot/grub/grub.cfg" "$serial"
+
+log "Ubuntu 22.04 cloud image (50-cloudimg-settings.cfg overrides /etc/default/grub)"
+converge_cycle ubuntu2204-cloud -e guest_remove_quiet=true -e guest_grub_timeout_s=5
+r=$work/ubuntu2204-cloud
+has "$r/boot/grub/grub.cfg" "net.ifnames=0 apparmor=0 $console"
+hasnt "$r/boot/grub/grub.cfg" "console=tty1"
+hasnt "$r/boot/grub/grub.cfg" " quiet"
+has "$r/boot/grub/grub.cfg" "terminal_input console serial"
+has "$r/etc/default/grub.d/50-cloudimg-settings.cfg" 'GRUB_CMDLINE_LINUX_DEFAULT="console=tty1 console=ttyS0"'
+has "$r/etc/default/grub.d/90-ttyfleet-serial-console.cfg" "GRUB_TIMEOUT=5"
+
+log "Debian 10 with sysvinit and pam_securetty"
+converge_cycle debian10-sysvinit
+r=$work/debian10-sysvinit
+has "$r/etc/inittab" "T0:23:respawn:/sbin/getty -L ttyS0 115200 vt102"
+[[ $(grep -c ttyS0 "$r/etc/inittab") == 2 ]] || die "inittab: expected the example comment + 1 line for ttyS0"
+has "$r/.calls" "telinit q"
+[[ $(grep -c 'telinit q' "$r/.calls") == 1 ]] || die "telinit q ran more than once"
+has "$r/etc/securetty" "ttyS0"
+
+log "RHEL 9 on UEFI (BLS entries, /etc/kernel/cmdline, ESP stub untouched, quiet+rhgb removed)"
+converge_cycle rhel9-uefi -e '{"guest_remove_args": ["rhgb"], "guest_remove_quiet": true}'
+r=$work/rhel9-uefi
+for e in "$r"/boot/loader/entries/*.conf; do
+  grep -q "^options root=/dev/mapper/rhel-root ro crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap $console\$" "$e" \
+    || die "BLS entry $e: $(grep ^options "$e")"
+done
+has "$r/etc/kernel/cmdline" "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M $console"
+has "$r/etc/default/grub" "GRUB_CMDLINE_LINUX=\"crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap $console\""
+has "$r/etc/default/grub" "GRUB_SERIAL_COMMAND=\"$serial\""
+has "$r/boot/grub2/grub.cfg" "$serial"
+has "$r/boot/efi/EFI/redhat/grub.cfg" 'configfile $prefix/grub.cfg'
+has "$r/.calls" "grub2-mkconfig -o $r/boot/grub2/grub.cfg"
+
+log "SLES 15 (/etc/default/grub, gfxterm replaced, grub2-mkconfig -o /boot/grub2/grub.cfg)"
+converge_cycle sles15
+r=$work/sles15
+has "$r/etc/default/grub" 'GRUB_TERMINAL="console serial"'
+has "$r/boot/grub2/grub.cfg" "ro $console splash=silent"
+has "$r/boot/grub2/grub.cfg" "$serial"
+
+log "CentOS 6 (GRUB 0.97 grub.conf through /etc/grub.conf, upstart, pam_securetty)"
+converge_cycle centos6-legacy
+r=$work/centos6-legacy
+has "$r/boot/grub/grub.conf" "$serial"
+has "$r/boot/grub/grub.conf" "terminal --timeout=5 console serial"
+has "$r/boot/grub/grub.conf" "#splashimage"
+[[ $(grep -c "kernel .* rhgb quiet $console\$" "$r/boot/grub/grub.conf") == 2 ]] || die "grub.conf kernel lines"
+[[ -L $r/etc/grub.conf ]] || die "/etc/grub.conf symlink was replaced"
+has "$r/etc/init/ttyS0.conf" "exec /sbin/agetty -L 115200 ttyS0 vt102"
+has "$r/.calls" "initctl start ttyS0"
+has "$r/etc/securetty" "ttyS0"
+
+for distro in debian12 rhel9-uefi; do
+  for mode in fail syntax; do
+    log "$distro: grub-mkconfig '$mode' -> previous files restored, tool's message shown"
+    fixture "$distro"; r=$work/$distro
+    echo "$mode" >"$r/.fake-mkconfig-mode"
+    before=$(tree_sum "$r")
+    if play "$r"; then die "$distro/$mode: play succeeded"; fi
+    if [[ $mode == fail ]]; then has "$work/out" "exited 1; previous files restored"; has "$work/out" "No space left on device"
+    else has "$work/out" "reported 'Syntax errors are detected' (exit 0); previous files restored"; fi
+    [[ $(tree_sum "$r") == "$before" ]] || { diff <(tree_sum "$r") <(echo "$before") || true; die "$distro/$mode: files not restored"; }
+  done
+done
+
+log "Bad input: clear error before any write"
+fixture debian12; r=$work/debian12; before=$(tree_sum "$r")
+for bad in "guest_speed=1234|guest_speed must be one of" "guest_word=9|guest_word must be one of" \
+  "guest_parity=mark|guest_parity must be one of" "guest_stop=3|guest_stop must be one of" \
+  "guest_unit=4|guest_unit must be one of" "guest_tty=tty0|must be a serial device name" \
+  "guest_tty=ttyS1|must agree with guest_unit"; do
+  if play "$r" -e "${bad%%|*}"; then die "accepted ${bad%%|*}"; fi
+  has "$work/out" "${bad#*|}"
+done
+[[ $(tree_sum "$r") == "$before" ]] || die "bad input changed files"
+
+log "No GRUB (direct kernel boot): fail with the reason, or skip the GRUB part when told to"
+fixture direct-boot; r=$work/direct-boot
+if play "$r"; then die "no-GRUB guest accepted"; fi
+has "$work/out" "has no GRUB"
+play "$r" -e guest_grub_missing_ok=true || { cat "$work/out"; die "guest_grub_missing_ok run failed"; }
+[[ -L $r/etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service ]] || die "no getty on no-GRUB guest"
+
+log "No live UART: enable for the next boot and say a power cycle is needed; fail when a live UART is required"
+fixture debian12; r=$work/debian12; echo 0 >"$r/sys/class/tty/ttyS0/type"
+play "$r" || die "no-UART run failed"
+has "$work/out" "power it off and on from the hypervisor"
+[[ -L $r/etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service ]] || die "getty not enabled for next boot"
+if play "$r" -e guest_require_live_uart=true; then die "guest_require_live_uart accepted a missing UART"; fi
+has "$work/out" "is not a live UART"
+
+log "systemd-networkd-wait-online fix (opt-in) and the serial-getty drop-in"
+converge_cycle debian12 -e guest_wait_online_fix=true -e guest_getty_systemd_dropin=true -e guest_getty_term=vt220
+r=$work/debian12
+has "$r/etc/systemd/system/systemd-networkd-wait-online.service.d/ttyfleet.conf" "systemd-networkd-wait-online --any --timeout=10"
+has "$r/etc/systemd/system/serial-getty@ttyS0.service.d/ttyfleet.conf" "--keep-baud 115200,57600,38400,9600 %I \$TERM"
+
+log "console_access on this machine: append a throw-away user to dialout, keep its other groups"
+userdel -r tf-h5-user >/dev/null 2>&1 || true
+useradd -M -G users tf-h5-user
+ansible-playbook -i "$here/inventory" "$here/access.yml" >"$work/out" 2>&1 || { cat "$work/out"; die "console_access failed"; }
+id -nG tf-h5-user | grep -qw dialout || die "tf-h5-user not in dialout"
+id -nG tf-h5-user | grep -qw users || die "tf-h5-user lost group users"
+ansible-playbook -i "$here/inventory" "$here/access.yml" >"$work/out" 2>&1
+[[ $(changed) == 0 ]] || die "console_access second run changed"
+if ansible-playbook -i "$here/inventory" "$here/access.yml" -e '{"users": ["tf-h5-nosuchuser"]}' >"$work/out" 2>&1; then
+  die "console_access accepted a missing user"; fi
+has "$work/out" "this role never creates them"
+! getent passwd tf-h5-nosuchuser >/dev/null || die "a missing user was created"
+
+if ((fails)); then echo "role fixtures: $fails failure(s)"; exit 1; fi
+echo "role fixtures: all passed"
