@@ -114,6 +114,8 @@ def _run(module, conn, device, extra_result_keys):
             continue
         try:
             plan = device.plan(xml)
+            if plan.changed and not module.check_mode:
+                plan.materialize()  # parse the whole document now: a malformed one fails before any write
         except (dx.DomainXMLError, dx.PlanError) as e:
             errors.append("domain %s: %s" % (name, e))
             continue
@@ -149,12 +151,12 @@ def _apply(module, conn, device, name, dom, xml, plan, running):
     persistent = xml
     if plan.changed and not check:
         persistent, plan = _define(conn, device, name, dom, xml, plan)
-    elif plan.changed:
-        persistent = plan.xml
     changes = list(plan.changes)
     result = dict(name=name, changed=bool(changes), restart_required=False, restarted=False)
     live = LiveResult()
     if running:
+        if plan.changed and check:
+            persistent = plan.xml  # what the define would store; only built for running domains
         live_xml = lv.read_domain_xml(dom, inactive=False, secure=True)
         ctx = LiveContext(dom=dom, name=name, live_xml=live_xml, persistent_xml=persistent, check_mode=check,
                           live=module.params.get("live", True),
@@ -181,7 +183,7 @@ def _apply(module, conn, device, name, dom, xml, plan, running):
     if hasattr(device, "live_applied_key"):
         result[device.live_applied_key] = live.live_applied
     diff = None
-    if plan.changed:
+    if plan.changed and module._diff:
         diff = dict(before_header="%s: %s (persistent)" % (name, device.label),
                     after_header="%s: %s (persistent)" % (name, device.label),
                     before=plan.before, after=plan.after)

@@ -18,6 +18,7 @@ models exactly that rule so that a plan predicts libvirt's canonical XML and a s
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import re
 import xml.etree.ElementTree as ET
@@ -56,18 +57,56 @@ class PlanError(ValueError):
     """The request cannot be applied to this particular domain (for example duplicate ports already there)."""
 
 
-@dataclass
 class Plan:
-    """Result of planning one domain: the new XML (None when nothing changes) and what changes."""
+    """Result of planning one domain: what changes, the managed devices before and after (for a diff, password
+    redacted) and the new document. Text is produced only when asked for: a drift check of many domains in check
+    mode never serialises a document."""
 
-    xml: str | None
-    changes: list = field(default_factory=list)
-    before: str = ""
-    after: str = ""
+    def __init__(self, changes=(), before=None, after=None, root=None, text=None, elems=None, full=None):
+        # before/after: lists of device elements (rendered on demand) or text; elems: unchanged devices;
+        # full: a callable planning on the whole document, used the first time the new XML is needed.
+        self.changes = list(changes)
+        self._before = elems if before is None else before
+        self._after = after
+        self._root, self._text, self._full = root, text, full
+        self._xml = None
+
+    def materialize(self):
+        """Build the new document now (parsing all of it), so that a malformed document fails here."""
+        return self.xml
 
     @property
     def changed(self):
         return bool(self.changes)
+
+    @property
+    def xml(self):
+        """The new domain XML, or None when nothing changes."""
+        if not self.changes:
+            return None
+        if self._xml is None:
+            if self._root is None:
+                full = self._full()
+                if full.changes != self.changes:
+                    raise PlanError("internal inconsistency: planning the full document gave %s, the devices "
+                                    "alone %s" % (full.changes, self.changes))
+                self._root, self._text = full._root, full._text
+            self._xml = serialize(self._root, self._text)
+        return self._xml
+
+    @property
+    def before(self):
+        if not isinstance(self._before, str):
+            self._before = _device_text(self._before or [])
+        return self._before
+
+    @property
+    def after(self):
+        if self._after is None:
+            return self.before
+        if not isinstance(self._after, str):
+            self._after = _device_text(self._after)
+        return self._after
 
 
 # --------------------------------------------------------------------------------------------- parsing
@@ -99,6 +138,50 @@ def serialize(root, original_text):
         except ValueError:  # reserved "nsN" prefixes: ElementTree picks its own, still the same namespace
             pass
     return ET.tostring(root, encoding="unicode")
+
+
+_ROOT_RE = re.compile(r"^\s*(?:<\?xml[^>]*\?>\s*)?<domain[\s>]")
+
+
+def _mini_devices(xml_text, tags):
+    """A <devices> element holding only the children named in tags, cut from the text without building the
+    whole tree; None whenever the cut cannot be trusted (comments, CDATA, several <devices>, anything odd),
+    and then the caller parses the full document.
+
+    The rest of the document is not parsed here: libvirt's formatter always produces well-formed XML, and any
+    change is planned on the full parse, which rejects malformed XML with its line and column. A document that
+    does not even start with <domain> and end with </domain> (a truncated read) always takes the full path."""
+    if not isinstance(xml_text, str) or "<!--" in xml_text or "<![CDATA[" in xml_text or "<!DOCTYPE" in xml_text:
+        return None
+    if not _ROOT_RE.match(xml_text) or not xml_text.rstrip().endswith("</domain>"):
+        return None
+    start = xml_text.find("<devices>")
+    end = xml_text.find("</devices>")
+    if start < 0 or end < start:
+        return None
+    if xml_text.find("<devices", start + 1) >= 0 or xml_text.find("</devices>", end + 1) >= 0:
+        return None
+    body = xml_text[start + len("<devices>"):end]
+    pattern = _mini_pattern(tags)
+    found = [m.group(0) for m in pattern.finditer(body)]
+    if len(found) != sum(len(re.findall(r"<%s[\s/>]" % t, body)) for t in tags):
+        return None
+    try:
+        devices = ET.fromstring("<devices>%s</devices>" % "".join(found))
+    except ET.ParseError:
+        return None
+    return devices
+
+
+_MINI_PATTERNS = {}
+
+
+def _mini_pattern(tags):
+    if tags not in _MINI_PATTERNS:
+        names = "|".join(tags)
+        _MINI_PATTERNS[tags] = re.compile(r"<(%s)(?=[\s/>])[^>]*?/>|<(%s)(?=[\s/>])[^>]*>.*?</\2\s*>" % (names, names),
+                                          re.S)
+    return _MINI_PATTERNS[tags]
 
 
 def _devices(root, create=False):
@@ -155,6 +238,10 @@ def _replace(parent, old, new, depth):
     i = children.index(old)
     parent.remove(old)
     parent.insert(i, new)
+
+
+def _copies(elems):
+    return [copy.deepcopy(e) for e in elems if e is not None]
 
 
 def _device_text(elems):
@@ -518,21 +605,41 @@ def _managed_serial_elems(devices, spec):
     return [serial, twin]
 
 
+def _plan_serial_devices(devices, spec, changes):
+    if spec.target_type == "virtio":
+        _plan_virtio(devices, spec, changes)
+    else:
+        _plan_serial_device(devices, spec, changes)
+
+
 def plan_serial(xml_text, spec):
     """Plan domain_serial on one domain's inactive XML. Returns a Plan; never touches anything."""
+    mini = _mini_devices(xml_text, ("serial", "console"))
+    if mini is not None:
+        # The planning rules only look at <serial> and <console> children of <devices>, so running them on a
+        # document of just those decides "nothing to do" exactly as the full document would, far cheaper.
+        before = _copies(_managed_serial_elems(mini, spec))
+        changes = []
+        _plan_serial_devices(mini, spec, changes)
+        if not changes:
+            return Plan(elems=before)
+        # The change list and the device diff are known; the whole document is parsed only when its new text
+        # is asked for (define), never for a drift check in check mode.
+        return Plan(changes, before=before, after=_managed_serial_elems(mini, spec),
+                    full=lambda: _plan_serial_full(xml_text, spec))
+    return _plan_serial_full(xml_text, spec)
+
+
+def _plan_serial_full(xml_text, spec):
     root = parse_domain(xml_text)
-    before = _device_text(_managed_serial_elems(root.find("devices"), spec))
+    before = _copies(_managed_serial_elems(root.find("devices"), spec))
     devices = _devices(root, create=spec.state == "present")
     changes = []
     if devices is not None:
-        if spec.target_type == "virtio":
-            _plan_virtio(devices, spec, changes)
-        else:
-            _plan_serial_device(devices, spec, changes)
+        _plan_serial_devices(devices, spec, changes)
     if not changes:
-        return Plan(xml=None, changes=[], before=before, after=before)
-    after = _device_text(_managed_serial_elems(devices, spec))
-    return Plan(xml=serialize(root, xml_text), changes=changes, before=before, after=after)
+        return Plan(before=before)
+    return Plan(changes, before=before, after=_managed_serial_elems(devices, spec), root=root, text=xml_text)
 
 
 def _plan_serial_device(devices, spec, changes):
@@ -704,10 +811,25 @@ def _apply_vnc(g, spec):
 
 def plan_vnc(xml_text, spec):
     """Plan domain_vnc on one domain's inactive XML (read with the SECURE flag, so passwd is visible)."""
-    root = parse_domain(xml_text)
+    mini = _mini_devices(xml_text, ("graphics",))
+    if mini is not None:
+        # Only <graphics> children of <devices> matter here; see plan_serial.
+        root = ET.Element("domain")
+        root.append(mini)
+        plan = _plan_vnc_tree(root, spec, None)
+        if plan.changed:
+            plan._full = lambda: _plan_vnc_tree(parse_domain(xml_text), spec, xml_text)
+            plan._root = None
+        return plan
+    return _plan_vnc_tree(parse_domain(xml_text), spec, xml_text)
+
+
+def _plan_vnc_tree(root, spec, xml_text):
+    """Plan on a document, or (xml_text None) on a fragment holding only <devices>/<graphics>, whose plan
+    gets the full document later."""
     devices = _devices(root, create=spec.state == "present")
     current = _first_vnc(devices)
-    before = _device_text([current])
+    before = _copies([current])
     changes = []
     if spec.state == "absent":
         vncs = [g for g in devices.findall("graphics") if g.get("type") == "vnc"] if devices is not None else []
@@ -716,8 +838,8 @@ def plan_vnc(xml_text, spec):
         if vncs:
             changes.append("remove VNC graphics")
         if not changes:
-            return Plan(xml=None, before=before, after=before)
-        return Plan(xml=serialize(root, xml_text), changes=changes, before=before, after="")
+            return Plan(before=before)
+        return Plan(changes, before=before, after="", root=root, text=xml_text)
     want = _spec_vnc_key(spec)
     if current is None:
         g = ET.Element("graphics", {"type": "vnc"})
@@ -730,7 +852,7 @@ def plan_vnc(xml_text, spec):
         have = vnc_key(current)
         password_change = spec.password is not None and current.get("passwd") != spec.password
         if have == want and not password_change:
-            return Plan(xml=None, before=before, after=before)
+            return Plan(before=before)
         if have != want:
             changes.append("change VNC graphics from (%s) to (%s)" % (_describe_vnc(have), _describe_vnc(want)))
         if password_change:
@@ -739,7 +861,7 @@ def plan_vnc(xml_text, spec):
         _apply_vnc(current, spec)
         ET.indent(current, space="  ", level=2)
         current.tail = tail
-    return Plan(xml=serialize(root, xml_text), changes=changes, before=before, after=_device_text([current]))
+    return Plan(changes, before=before, after=[current], root=root, text=xml_text)
 
 
 def _graphics_index(devices):

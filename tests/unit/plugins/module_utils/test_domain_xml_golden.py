@@ -108,3 +108,20 @@ def test_libvirt_accepts_every_output():
                 dom.undefine()
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fast_path_agrees_with_the_full_parse(case):
+    """plan_* decide from the managed devices alone when they can; the full-document plan must agree."""
+    d, raw, spec, plan_fn, _managed = _load(case)
+    text = (d / "input.xml").read_text()
+    fast = plan_fn(text, spec)
+    if raw["kind"] == "serial":
+        full = dx._plan_serial_full(text, spec)
+    else:
+        full = dx._plan_vnc_tree(dx.parse_domain(text), spec, text)
+    assert fast.changes == full.changes
+    assert fast.before == full.before and fast.after == full.after
+    assert (fast.xml is None) == (full.xml is None)
+    if fast.xml is not None:
+        assert semantic(fast.xml) == semantic(full.xml)

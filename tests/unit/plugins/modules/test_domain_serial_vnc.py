@@ -192,12 +192,15 @@ def proxied(monkeypatch, conn, proxies):
     return proxy
 
 
-def test_malformed_existing_xml_fails_before_any_write(conn, capsys, monkeypatch):
+@pytest.mark.parametrize("broken, where", [
+    ("<domain><name>b</name>\n<devices>\n</domain>", "line 3, column"),  # truncated devices
+    ("<domain>\n<name>b</name><metadata><x></metadata>\n<devices></devices></domain>", "line 2, column"),
+])
+def test_malformed_existing_xml_fails_before_any_write(conn, capsys, monkeypatch, broken, where):
     good, bad = conn.make(), conn.make()
-    proxy = proxied(monkeypatch, conn, {bad: DomProxy(conn.lookupByName(bad),
-                                                      lambda n, f: "<domain><name>b</name>\n<devices>\n</domain>")})
+    proxy = proxied(monkeypatch, conn, {bad: DomProxy(conn.lookupByName(bad), lambda n, f: broken)})
     out = run(domain_serial, {"name": [good, bad]}, capsys)
-    assert out["failed"] and "malformed domain XML at line 3, column" in out["msg"]
+    assert out["failed"] and "malformed domain XML at %s" % where in out["msg"]
     assert "nothing was changed" in out["msg"] and proxy.defines == []
     assert "<serial" not in xml_of(conn, good)
 
