@@ -98,7 +98,7 @@ b = [f for f in report["guests"] if f["guest"] == prefix + "b"][0]["findings"]
 assert any("0.0.0.0" in f["detail"] and "WITHOUT a password" in f["detail"] for f in b), b
 print("audit.json: each planted host drift reported:", got)
 PY
-grep -qF "| host | \`vnc_exposed\` | VNC listens on 0.0.0.0" "$work/report/audit.md" || { echo "FAIL: audit.md"; exit 1; }
+grep -qF "| host | \`vnc_exposed\` | VNC is set to listen on 0.0.0.0" "$work/report/audit.md" || { echo "FAIL: audit.md"; exit 1; }
 
 # the converged domain alone: no drift, the gate passes
 play ttyfleet.serial_console.audit -e serial_console_fail_on_drift=true -e serial_console_targets="${PREFIX}c" \

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# make demo: from a bare Debian 12 machine to serial consoles with login prompts on a lab of stock guests.
+#   1. install what the lab needs (scripts/bootstrap.sh) and build the stock guest image (cached);
+#   2. boot two stock guests (no serial port: their console shows nothing);
+#   3. audit the fleet (drift report); 4. roll serial consoles out (one cold power cycle each);
+#   5. audit again (clean); 6. read each guest's serial console: a login prompt; then a short table.
+# make demo-clean (demo.sh clean) removes the lab. TTYFLEET_DEMO_DIR (default /var/lib/ttyfleet/demo) holds the
+# inventory, the reports and full logs of every step.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+DIR=${TTYFLEET_DEMO_DIR:-/var/lib/ttyfleet/demo}
+read -r -a GUESTS <<<"${TTYFLEET_DEMO_GUESTS:-demo-a:bookworm demo-b:bookworm}"
+export ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-$root/build}
+export ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 ANSIBLE_HOST_KEY_CHECKING=False
+PY=$root/.venv/bin/python
+PLAYBOOK=$root/.venv/bin/ansible-playbook
+ANSIBLE=$root/.venv/bin/ansible
+t0=$SECONDS
+
+say() { printf '\n[demo %4ds] == %s\n' "$((SECONDS - t0))" "$*"; }
+note() { printf '[demo %4ds]    %s\n' "$((SECONDS - t0))" "$*"; }
+
+if [[ ${1:-} == clean ]]; then
+  bash "$root/scripts/lab.sh" destroy "$DIR" >/dev/null
+  echo "demo lab removed (domains, overlays, logs, $DIR)"
+  exit 0
+fi
+
+# Progress while a playbook runs: each play and task as it starts, failures at once; the full output is in LOG.
+play() { # LOG PLAYBOOK [args...]
+  local log=$1; shift
+  set +e
+  "$PLAYBOOK" -i "$DIR/inventory.yml" -e serial_console_report_dir="$DIR/report" "$@" 2>&1 | tee "$log" |
+    while IFS= read -r line; do
+      case $line in
+        "PLAY ["*) note "${line%% \**}" ;;
+        "TASK ["*) line=${line#TASK \[}; note "  - ${line%%\] \**}" ;;
+        fatal:* | failed:*) printf '               %s\n' "${line:0:300}" ;;
+      esac
+    done
+  local rc=${PIPESTATUS[0]}
+  set -e
+  return "$rc"
+}
+
+# console_prompt from the command line (no power change): one JSON result per guest.
+console() { # GUEST TIMEOUT_S OUT.json
+  ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json ANSIBLE_LOAD_CALLBACK_PLUGINS=1 \
+    "$ANSIBLE" lab-hypervisor -i "$DIR/inventory.yml" -m ttyfleet.serial_console.console_prompt \
+    -a "name=$1 timeout_s=$2" >"$3" 2>/dev/null || true
+}
+console_field() { # OUT.json FIELD
+  "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1]))["plays"][0]["tasks"][0]["hosts"]["lab-hypervisor"]; v=r.get(sys.argv[2]); print(v if v is not None else "")' "$1" "$2"
+}
+
+say "1. install what the lab needs, build the stock guest image (cached after the first run)"
+bash "$root/scripts/bootstrap.sh" all
+note "$(virsh -c qemu:///system version 2>/dev/null | tr '\n' ' ' | sed 's/  */ /g')"
+
+say "2. boot a lab of ${#GUESTS[@]} stock guests: ${GUESTS[*]}"
+if [[ -f $DIR/lab.json ]]; then
+  note "removing the previous demo lab first"
+  bash "$root/scripts/lab.sh" destroy "$DIR" >/dev/null
+fi
+mkdir -p "$DIR/logs"
+# lab.sh writes DIR/inventory.yml; play() reads it, so the lab's own log goes aside
+tmplog=$(mktemp)
+if ! ANSIBLE_PLAYBOOK=$PLAYBOOK bash "$root/scripts/lab.sh" create "$DIR" "${GUESTS[@]}" >"$tmplog" 2>&1; then
+  cat "$tmplog"; rm -f "$tmplog"; exit 1
+fi
+grep -E '^\[build-image' "$tmplog" | sed 's/^/               /' || true
+mv "$tmplog" "$DIR/logs/1-lab-create.log"
+read -r -a names <<<"$(bash "$root/scripts/lab.sh" names "$DIR")"
+note "guests up (ssh answers): ${names[*]}"
+
+say "   their serial consoles today: nothing (what 'virsh console' users see)"
+for g in "${names[@]}"; do
+  console "$g" 10 "$DIR/logs/console-before-$g.json"
+  printf '               %s: %s\n' "$g" "$(console_field "$DIR/logs/console-before-$g.json" msg | cut -c1-160)"
+done
+
+say "3. audit the fleet (check mode: nothing changes)"
+play "$DIR/logs/3-audit-before.log" ttyfleet.serial_console.audit || true
+cp "$DIR/report/audit.json" "$DIR/report/audit-before.json"
+cp "$DIR/report/audit.md" "$DIR/report/audit-before.md"
+sed -n '/^| guest/,/^$/p' "$DIR/report/audit.md" | sed 's/^/               /'
+
+say "4. roll out: host devices, guest config, one cold power cycle per guest, prompt verified"
+play "$DIR/logs/4-rollout.log" ttyfleet.serial_console.rollout -e serial_console_restart_ok=true
+sed -n '/^| guest/,/^$/p' "$DIR/report/rollout.md" | sed 's/^/               /'
+
+say "5. audit again, as a CI gate (serial_console_fail_on_drift=true)"
+play "$DIR/logs/5-audit-after.log" ttyfleet.serial_console.audit -e serial_console_fail_on_drift=true
+grep -E '^\*\*' "$DIR/report/audit.md" | sed 's/^/               /'
+
+say "6. each guest's serial console now (libvirt's console stream, as 'virsh console' shows it)"
+for g in "${names[@]}"; do
+  console "$g" 60 "$DIR/logs/console-after-$g.json"
+  echo "               --- $g ---"
+  console_field "$DIR/logs/console-after-$g.json" transcript | grep -v '^\s*$' | tail -n 3 | sed 's/^/               | /'
+done
+
+say "summary"
+"$PY" - "$DIR" "${names[@]}" <<'PY'
+import json, sys
+d, names = sys.argv[1], sys.argv[2:]
+before = {g["guest"]: g for g in json.load(open(d + "/report/audit-before.json"))["guests"]}
+after = {g["guest"]: g for g in json.load(open(d + "/report/audit.json"))["guests"]}
+rollout = {r["guest"]: r for r in json.load(open(d + "/report/rollout.json"))["summary"]}
+def prompt(g, when):
+    r = json.load(open("%s/logs/console-%s-%s.json" % (d, when, g)))["plays"][0]["tasks"][0]["hosts"]["lab-hypervisor"]
+    return "login: seen" if r.get("matched") else "silent"
+rows = [("guest", "console before", "drift before", "power cycle", "s to login:", "drift after", "console after")]
+for g in names:
+    r = rollout.get(g, {})
+    s = r.get("seconds_to_prompt")
+    rows.append((g, prompt(g, "before"), "%d findings" % len(before[g]["findings"]), r.get("restart", "?"),
+                 "%.1f" % s if s is not None else "-", "%d findings" % len(after[g]["findings"]), prompt(g, "after")))
+w = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+for i, r in enumerate(rows):
+    print("  " + " | ".join(str(c).ljust(w[j]) for j, c in enumerate(r)))
+    if i == 0:
+        print("  " + "-+-".join("-" * x for x in w))
+PY
+note "reports: $DIR/report/{audit-before,audit,rollout}.{md,json}; logs: $DIR/logs/"
+note "done in $((SECONDS - t0)) s. 'make demo-clean' removes the lab."
