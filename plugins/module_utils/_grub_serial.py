@@ -203,7 +203,7 @@ def render_dropin(header, terminal, serial_cmd, consoles, remove=(), timeout_s=N
         "  done",
         "  printf '%s' \"$__ttyfleet_out\"",
         "}",
-        'case $- in *f*) __ttyfleet_f= ;; *) __ttyfleet_f=1; set -f ;; esac',
+        "case $- in *f*) __ttyfleet_f= ;; *) __ttyfleet_f=1; set -f ;; esac",
         'GRUB_CMDLINE_LINUX="$(%s "$GRUB_CMDLINE_LINUX")"' % DROPIN_FUNC,
         'GRUB_CMDLINE_LINUX="${GRUB_CMDLINE_LINUX:+$GRUB_CMDLINE_LINUX }%s"'
         % " ".join("console=%s" % c for c in consoles),

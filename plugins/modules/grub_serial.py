@@ -4,9 +4,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -216,16 +214,16 @@ reboot_required:
   type: bool
 """
 
-import glob
-import os
-import re
-import shutil
-import subprocess
-import tempfile
+import glob  # noqa: E402 (validate-modules wants the docs first)
+import os  # noqa: E402 (validate-modules wants the docs first)
+import re  # noqa: E402 (validate-modules wants the docs first)
+import shutil  # noqa: E402 (validate-modules wants the docs first)
+import subprocess  # noqa: E402 (validate-modules wants the docs first)
+import tempfile  # noqa: E402 (validate-modules wants the docs first)
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (validate-modules wants the docs first)
 
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _grub_serial as core
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _grub_serial as core  # noqa: E402
 
 SYNTAX_ERROR = "Syntax errors are detected"
 
@@ -321,8 +319,12 @@ def source_grub(default_file, dropin_dir, overrides):
     """
     files = [default_file]
     if dropin_dir:
-        files += sorted(set(glob.glob(os.path.join(dropin_dir, "*.cfg")) + [p for p in overrides if p.startswith(
-            dropin_dir.rstrip("/") + "/") and p.endswith(".cfg")]))
+        files += sorted(
+            set(
+                glob.glob(os.path.join(dropin_dir, "*.cfg"))
+                + [p for p in overrides if p.startswith(dropin_dir.rstrip("/") + "/") and p.endswith(".cfg")]
+            )
+        )
     tmpdir = tempfile.mkdtemp(prefix="ttyfleet-src-")
     try:
         script = []
@@ -339,7 +341,7 @@ def source_grub(default_file, dropin_dir, overrides):
         p = subprocess.run(["sh", "-c", "\n".join(script)], capture_output=True, text=True, check=False)
         if p.returncode:
             raise RuntimeError("sourcing %s failed: %s" % (", ".join(files), p.stderr.strip()))
-        return dict(zip(names, p.stdout.split("\0")))
+        return dict(zip(names, p.stdout.split("\0"), strict=False))
     finally:
         shutil.rmtree(tmpdir)
 
@@ -374,8 +376,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    problems = core.validate_settings(speed=p["speed"], word=p["word"], parity=p["parity"], stop=p["stop"],
-                                      unit=p["unit"])
+    problems = core.validate_settings(
+        speed=p["speed"], word=p["word"], parity=p["parity"], stop=p["stop"], unit=p["unit"]
+    )
     bad_terms = [t for t in p["terminal"] if t not in core.TERMINALS]
     if bad_terms or not p["terminal"]:
         problems.append("terminal %s: each must be one of %s" % (p["terminal"], ", ".join(core.TERMINALS)))
@@ -389,8 +392,17 @@ def main():
     serial_cmd = core.serial_command(p["unit"], p["speed"], p["word"], p["parity"], p["stop"])
     consoles, remove, terminal = p["consoles"], p["remove_args"], p["terminal"]
     run = Run(module)
-    result = dict(changed=False, changed_files=[], backup_files=[], grub_cfg="", regenerated=False,
-                  regenerate_reasons=[], configured_args=[], running_args=[], reboot_required=False)
+    result = dict(
+        changed=False,
+        changed_files=[],
+        backup_files=[],
+        grub_cfg="",
+        regenerated=False,
+        regenerate_reasons=[],
+        configured_args=[],
+        running_args=[],
+        reboot_required=False,
+    )
 
     if p["mode"] == "legacy":
         menu = os.path.realpath(p["legacy_file"])
@@ -427,20 +439,26 @@ def main():
         predicted = core.split_args(env["GRUB_CMDLINE_LINUX"]) + core.split_args(env["GRUB_CMDLINE_LINUX_DEFAULT"])
         left = core.args_problems(predicted, consoles, remove)
         if left and not p["bls"]:
-            module.fail_json(msg="after this change GRUB would still not get the consoles (a later drop-in in %s "
-                             "overrides it?): %s" % (dropin_dir or p["default_file"], "; ".join(left)))
+            module.fail_json(
+                msg="after this change GRUB would still not get the consoles (a later drop-in in %s "
+                "overrides it?): %s" % (dropin_dir or p["default_file"], "; ".join(left))
+            )
         if env["GRUB_TERMINAL"].split() != terminal:
-            module.fail_json(msg="GRUB_TERMINAL would be %r, not %r: a later file overrides it"
-                             % (env["GRUB_TERMINAL"], " ".join(terminal)))
+            module.fail_json(
+                msg="GRUB_TERMINAL would be %r, not %r: a later file overrides it"
+                % (env["GRUB_TERMINAL"], " ".join(terminal))
+            )
         result["configured_args"] = predicted
         if p["bls"]:
             entries = sorted(glob.glob(os.path.join(p["bls_dir"], "*.conf")))
             for entry in entries:
                 text = read(entry)
                 if "$kernelopts" in (core.bls_options(text) or ""):
-                    module.fail_json(msg="BLS entry %s takes its arguments from grubenv ($kernelopts, RHEL 8 "
-                                     "style); not supported: run 'grub2-mkconfig' once or 'grubby --update-kernel"
-                                     "=ALL --args=x' to expand it, then re-run" % entry)
+                    module.fail_json(
+                        msg="BLS entry %s takes its arguments from grubenv ($kernelopts, RHEL 8 "
+                        "style); not supported: run 'grub2-mkconfig' once or 'grubby --update-kernel"
+                        "=ALL --args=x' to expand it, then re-run" % entry
+                    )
                 new = core.edit_bls_entry(text, consoles, remove)
                 run.want(entry, new)
                 result["configured_args"] = core.split_args(core.bls_options(new) or "")
@@ -451,8 +469,9 @@ def main():
         if cfg_text is None:
             result["regenerate_reasons"].append("%s does not exist" % grub_cfg)
         else:
-            result["regenerate_reasons"] += core.grub_cfg_problems(cfg_text, serial_cmd, terminal, consoles,
-                                                                   remove, bls=p["bls"])
+            result["regenerate_reasons"] += core.grub_cfg_problems(
+                cfg_text, serial_cmd, terminal, consoles, remove, bls=p["bls"]
+            )
         if any(path in (p["default_file"], p["dropin_file"]) for path, _o, _n in run.plan):
             result["regenerate_reasons"].insert(0, "GRUB defaults changed")
         result["regenerated"] = bool(result["regenerate_reasons"])
@@ -522,14 +541,12 @@ def regenerate(module, run, p, exe, grub_cfg, serial_cmd, consoles, remove):
     elif SYNTAX_ERROR in out or SYNTAX_ERROR in err:
         problem = "%s reported '%s' (exit 0)" % (" ".join(cmd), SYNTAX_ERROR)
     else:
-        left = core.grub_cfg_problems(read(grub_cfg) or "", serial_cmd, p["terminal"], consoles, remove,
-                                      bls=p["bls"])
+        left = core.grub_cfg_problems(read(grub_cfg) or "", serial_cmd, p["terminal"], consoles, remove, bls=p["bls"])
         if left:
             problem = "%s still lacks the serial console after %s: %s" % (grub_cfg, " ".join(cmd), "; ".join(left))
     if problem:
         run.restore()
-        module.fail_json(msg="%s; previous files restored" % problem, rc=rc, stdout=out, stderr=err,
-                         changed=False)
+        module.fail_json(msg="%s; previous files restored" % problem, rc=rc, stdout=out, stderr=err, changed=False)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -90,16 +88,27 @@ proc_cmdline:
   type: str
 """
 
-import os
-import re
-import shlex
-import stat
+import os  # noqa: E402 (validate-modules wants the docs first)
+import re  # noqa: E402 (validate-modules wants the docs first)
+import shlex  # noqa: E402 (validate-modules wants the docs first)
+import stat  # noqa: E402 (validate-modules wants the docs first)
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (validate-modules wants the docs first)
 
 BIN_DIRS = ("/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin")
-TOOLS = ("update-grub", "grub-mkconfig", "grub2-mkconfig", "grubby", "grub2-editenv", "telinit", "systemctl",
-         "initctl", "agetty", "getty", "mingetty")
+TOOLS = (
+    "update-grub",
+    "grub-mkconfig",
+    "grub2-mkconfig",
+    "grubby",
+    "grub2-editenv",
+    "telinit",
+    "systemctl",
+    "initctl",
+    "agetty",
+    "getty",
+    "mingetty",
+)
 
 
 def read(path):
@@ -128,8 +137,11 @@ def os_release(root):
     ident = data.get("ID", "unknown")
     like = data.get("ID_LIKE", "").split()
     family = ident
-    for fam, members in (("Debian", ("debian", "ubuntu")), ("RedHat", ("rhel", "fedora", "centos")),
-                         ("Suse", ("suse", "sles", "sled", "opensuse"))):
+    for fam, members in (
+        ("Debian", ("debian", "ubuntu")),
+        ("RedHat", ("rhel", "fedora", "centos")),
+        ("Suse", ("suse", "sles", "sled", "opensuse")),
+    ):
         names = [ident] + like
         if any(n in members or (fam == "Suse" and n.startswith("opensuse")) for n in names):
             family = fam
@@ -177,8 +189,12 @@ def pam_securetty(root):
     hit = scan("login", 0)
     sec = read(os.path.join(root, "etc/securetty"))
     listed = [w.strip() for w in (sec or "").splitlines() if w.strip() and not w.strip().startswith("#")]
-    return dict(active=bool(hit), file=os.path.join("/etc/pam.d", hit) if hit else None,
-                securetty_exists=sec is not None, securetty=listed)
+    return dict(
+        active=bool(hit),
+        file=os.path.join("/etc/pam.d", hit) if hit else None,
+        securetty_exists=sec is not None,
+        securetty=listed,
+    )
 
 
 def main():
@@ -263,8 +279,14 @@ def main():
         init=init,
         systemd_booted=os.path.isdir(r("/run/systemd/system")),
         tty=dict(name=name, exists=exists, uart_type=uart_type, live=live, group=group),
-        boot=dict(grub=grub, legacy_files=legacy, efi=os.path.isdir(r("/sys/firmware/efi")), bls=bls,
-                  method=method, tools=tools),
+        boot=dict(
+            grub=grub,
+            legacy_files=legacy,
+            efi=os.path.isdir(r("/sys/firmware/efi")),
+            bls=bls,
+            method=method,
+            tools=tools,
+        ),
         pam_securetty=pam_securetty(root),
         proc_cmdline=(read(r("/proc/cmdline")) or "").strip(),
     )

@@ -18,33 +18,53 @@ play() {  # play ROOT [args]: runs the guest role on ROOT; output in $work/out; 
   local root=$1; shift
   ansible-playbook -i "$here/inventory" "$here/converge.yml" -e "__guest_root=$root" "$@" >"$work/out" 2>&1
 }
-changed() { sed -n 's/.*changed=\([0-9]*\).*/\1/p' "$work/out" | tail -1; }
+changed() { sed -n "s/^${1:-localhost} *:.*changed=\([0-9]*\).*/\1/p" "$work/out" | tail -1; }
 has() { grep -qF -- "$2" "$1" || die "$1 lacks: $2"; }
 hasnt() { ! grep -qF -- "$2" "$1" || die "$1 still has: $2"; }
 
-converge_cycle() {  # converge_cycle NAME [extra args]: check, converge, idempotence, check again
-  local name=$1 root=$work/$1; shift
-  fixture "$name"
-  local before; before=$(tree_sum "$root")
-  play "$root" --check --diff "$@" || { cat "$work/out"; die "$name: check mode failed"; return; }
-  [[ $(changed) -gt 0 ]] || die "$name: check mode predicted no change"
-  [[ $(tree_sum "$root") == "$before" ]] || die "$name: check mode changed files"
-  play "$root" --diff "$@" || { cat "$work/out"; die "$name: converge failed"; return; }
-  [[ $(changed) -gt 0 ]] || die "$name: converge reported no change"
-  local after; after=$(tree_sum "$root")
-  play "$root" "$@" || { cat "$work/out"; die "$name: second converge failed"; return; }
-  [[ $(changed) == 0 ]] || { grep -B3 'changed:' "$work/out"; die "$name: second converge changed $(changed)"; }
-  play "$root" --check "$@" || die "$name: second check failed"
-  [[ $(changed) == 0 ]] || die "$name: second check mode reported changes"
-  [[ $(tree_sum "$root") == "$after" ]] || die "$name: idempotent runs touched files"
-  echo "$name: check -> converge -> 0 changed -> check 0 changed"
+# All distributions converge in one ansible-playbook run per step (one host per fixture root, run in parallel).
+cycle_hosts=(debian12 ubuntu2204-cloud debian10-sysvinit rhel9-uefi sles15 centos6-legacy)
+{
+  echo "all:"
+  echo "  vars: {ansible_connection: local, ansible_python_interpreter: '{{ ansible_playbook_python }}'}"
+  echo "  hosts:"
+  for h in debian12 debian10-sysvinit sles15 centos6-legacy; do echo "    $h: {__guest_root: $work/$h}"; done
+  echo "    ubuntu2204-cloud: {__guest_root: $work/ubuntu2204-cloud, guest_remove_quiet: true, guest_grub_timeout_s: 5}"
+  echo "    rhel9-uefi: {__guest_root: $work/rhel9-uefi, guest_remove_args: [rhgb], guest_remove_quiet: true}"
+} >"$work/cycle.yml"
+cycle_play() { ansible-playbook -i "$work/cycle.yml" -f 6 "$here/converge.yml" "$@" >"$work/out" 2>&1; }
+
+converge_cycle() {  # check, converge, idempotence, check again, on every fixture at once
+  local h; declare -A before after
+  for h in "${cycle_hosts[@]}"; do fixture "$h"; before[$h]=$(tree_sum "$work/$h"); done
+  cycle_play --check --diff || { cat "$work/out"; die "check mode failed"; }
+  for h in "${cycle_hosts[@]}"; do
+    [[ $(changed "$h") -gt 0 ]] || die "$h: check mode predicted no change"
+    [[ $(tree_sum "$work/$h") == "${before[$h]}" ]] || die "$h: check mode changed files"
+  done
+  cycle_play --diff || { cat "$work/out"; die "converge failed"; }
+  for h in "${cycle_hosts[@]}"; do
+    [[ $(changed "$h") -gt 0 ]] || die "$h: converge reported no change"; after[$h]=$(tree_sum "$work/$h")
+  done
+  cycle_play || { cat "$work/out"; die "second converge failed"; }
+  for h in "${cycle_hosts[@]}"; do
+    [[ $(changed "$h") == 0 ]] || { grep -B3 'changed:' "$work/out"; die "$h: second converge changed $(changed "$h")"; }
+  done
+  cycle_play --check || die "second check failed"
+  for h in "${cycle_hosts[@]}"; do
+    [[ $(changed "$h") == 0 ]] || die "$h: second check mode reported changes"
+    [[ $(tree_sum "$work/$h") == "${after[$h]}" ]] || die "$h: idempotent runs touched files"
+    echo "$h: check (changes predicted, no file touched) -> converge -> 0 changed -> check 0 changed"
+  done
 }
 
 console='console=tty0 console=ttyS0,115200n8'
 serial='serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1'
 
+log "Every fixture: check mode, converge, idempotence"
+converge_cycle
+
 log "Debian 12 (drop-in + update-grub, systemd in an image: enable link)"
-converge_cycle debian12
 r=$work/debian12
 has "$r/etc/default/grub.d/90-ttyfleet-serial-console.cfg" 'GRUB_TERMINAL="console serial"'
 has "$r/boot/grub/grub.cfg" "$serial"
@@ -62,7 +82,6 @@ play "$r" || die "regenerate run failed"
 has "$r/boot/grub/grub.cfg" "$serial"
 
 log "Ubuntu 22.04 cloud image (50-cloudimg-settings.cfg overrides /etc/default/grub)"
-converge_cycle ubuntu2204-cloud -e guest_remove_quiet=true -e guest_grub_timeout_s=5
 r=$work/ubuntu2204-cloud
 has "$r/boot/grub/grub.cfg" "net.ifnames=0 apparmor=0 $console"
 hasnt "$r/boot/grub/grub.cfg" "console=tty1"
@@ -72,7 +91,6 @@ has "$r/etc/default/grub.d/50-cloudimg-settings.cfg" 'GRUB_CMDLINE_LINUX_DEFAULT
 has "$r/etc/default/grub.d/90-ttyfleet-serial-console.cfg" "GRUB_TIMEOUT=5"
 
 log "Debian 10 with sysvinit and pam_securetty"
-converge_cycle debian10-sysvinit
 r=$work/debian10-sysvinit
 has "$r/etc/inittab" "T0:23:respawn:/sbin/getty -L ttyS0 115200 vt102"
 [[ $(grep -c ttyS0 "$r/etc/inittab") == 2 ]] || die "inittab: expected the example comment + 1 line for ttyS0"
@@ -81,7 +99,6 @@ has "$r/.calls" "telinit q"
 has "$r/etc/securetty" "ttyS0"
 
 log "RHEL 9 on UEFI (BLS entries, /etc/kernel/cmdline, ESP stub untouched, quiet+rhgb removed)"
-converge_cycle rhel9-uefi -e '{"guest_remove_args": ["rhgb"], "guest_remove_quiet": true}'
 r=$work/rhel9-uefi
 for e in "$r"/boot/loader/entries/*.conf; do
   grep -q "^options root=/dev/mapper/rhel-root ro crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap $console\$" "$e" \
@@ -95,14 +112,12 @@ has "$r/boot/efi/EFI/redhat/grub.cfg" 'configfile $prefix/grub.cfg'
 has "$r/.calls" "grub2-mkconfig -o $r/boot/grub2/grub.cfg"
 
 log "SLES 15 (/etc/default/grub, gfxterm replaced, grub2-mkconfig -o /boot/grub2/grub.cfg)"
-converge_cycle sles15
 r=$work/sles15
 has "$r/etc/default/grub" 'GRUB_TERMINAL="console serial"'
 has "$r/boot/grub2/grub.cfg" "ro $console splash=silent"
 has "$r/boot/grub2/grub.cfg" "$serial"
 
 log "CentOS 6 (GRUB 0.97 grub.conf through /etc/grub.conf, upstart, pam_securetty)"
-converge_cycle centos6-legacy
 r=$work/centos6-legacy
 has "$r/boot/grub/grub.conf" "$serial"
 has "$r/boot/grub/grub.conf" "terminal --timeout=5 console serial"
@@ -153,8 +168,10 @@ if play "$r" -e guest_require_live_uart=true; then die "guest_require_live_uart 
 has "$work/out" "is not a live UART"
 
 log "systemd-networkd-wait-online fix (opt-in) and the serial-getty drop-in"
-converge_cycle debian12 -e guest_wait_online_fix=true -e guest_getty_systemd_dropin=true -e guest_getty_term=vt220
-r=$work/debian12
+fixture debian12; r=$work/debian12
+extra=(-e guest_wait_online_fix=true -e guest_getty_systemd_dropin=true -e guest_getty_term=vt220)
+play "$r" "${extra[@]}" || { cat "$work/out"; die "wait-online run failed"; }
+play "$r" "${extra[@]}"; [[ $(changed) == 0 ]] || die "wait-online second run changed $(changed)"
 has "$r/etc/systemd/system/systemd-networkd-wait-online.service.d/ttyfleet.conf" "systemd-networkd-wait-online --any --timeout=10"
 has "$r/etc/systemd/system/serial-getty@ttyS0.service.d/ttyfleet.conf" "--keep-baud 115200,57600,38400,9600 %I \$TERM"
 

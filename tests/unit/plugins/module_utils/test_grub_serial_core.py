@@ -57,8 +57,14 @@ def test_split_keeps_quoted_spaces():
 
 def test_merge_keeps_every_other_argument_in_place():
     old = core.split_args("root=/dev/vda1 ro console=ttyS0 quiet console=tty1 splash")
-    assert core.merge_args(old, CONSOLES) == ["root=/dev/vda1", "ro", "quiet", "splash", "console=tty0",
-                                              "console=ttyS0,115200n8"]
+    assert core.merge_args(old, CONSOLES) == [
+        "root=/dev/vda1",
+        "ro",
+        "quiet",
+        "splash",
+        "console=tty0",
+        "console=ttyS0,115200n8",
+    ]
 
 
 def test_merge_is_idempotent_and_keeps_duplicate_console_keys():
@@ -69,8 +75,11 @@ def test_merge_is_idempotent_and_keeps_duplicate_console_keys():
 
 def test_merge_removes_bare_keys_and_exact_pairs():
     old = core.split_args("ro quiet rhgb splash=silent splash=verbose")
-    assert core.merge_args(old, ["ttyS0"], ["quiet", "rhgb", "splash=silent"]) == ["ro", "splash=verbose",
-                                                                                  "console=ttyS0"]
+    assert core.merge_args(old, ["ttyS0"], ["quiet", "rhgb", "splash=silent"]) == [
+        "ro",
+        "splash=verbose",
+        "console=ttyS0",
+    ]
     assert core.merge_args(old, ["ttyS0"], ["splash"]) == ["ro", "quiet", "rhgb", "console=ttyS0"]
 
 
@@ -89,8 +98,9 @@ GRUB_ENABLE_BLSCFG=true"""
 
 
 def test_set_shell_vars_rewrites_in_place_and_appends_new_keys():
-    out = core.set_shell_vars(DEFAULT_GRUB, [("GRUB_CMDLINE_LINUX", "rhgb quiet console=ttyS0"),
-                                             ("GRUB_TERMINAL", "console serial")])
+    out = core.set_shell_vars(
+        DEFAULT_GRUB, [("GRUB_CMDLINE_LINUX", "rhgb quiet console=ttyS0"), ("GRUB_TERMINAL", "console serial")]
+    )
     lines = out.splitlines()
     assert lines[0] == "# comment GRUB_TERMINAL=x"
     assert lines[3] == 'GRUB_CMDLINE_LINUX="rhgb quiet console=ttyS0"'
@@ -109,7 +119,9 @@ def test_shell_quote_escapes_what_double_quotes_do_not_protect():
 
 
 def _source(*texts):
-    script = "\n".join(texts) + '\nprintf "%s|%s|%s" "$GRUB_CMDLINE_LINUX" "$GRUB_CMDLINE_LINUX_DEFAULT" "$GRUB_TERMINAL"'
+    script = (
+        "\n".join(texts) + '\nprintf "%s|%s|%s" "$GRUB_CMDLINE_LINUX" "$GRUB_CMDLINE_LINUX_DEFAULT" "$GRUB_TERMINAL"'
+    )
     return subprocess.run(["sh", "-ec", script], capture_output=True, text=True, check=True).stdout.split("|")
 
 
@@ -128,16 +140,27 @@ def test_dropin_wins_over_cloudimg_and_never_doubles_arguments():
 
 def test_dropin_does_not_expand_globs_or_leak_helpers():
     dropin = core.render_dropin("", ["serial"], SERIAL, ["ttyS0,115200n8"])
-    out = subprocess.run(["sh", "-ec", 'cd /; GRUB_CMDLINE_LINUX="a=* ro"\n' + dropin +
-                          '\necho "$GRUB_CMDLINE_LINUX"; command -v __ttyfleet_strip || echo gone; case $- in *f*) echo noglob;; esac'],
-                         capture_output=True, text=True, check=True).stdout.split("\n")
+    out = subprocess.run(
+        [
+            "sh",
+            "-ec",
+            'cd /; GRUB_CMDLINE_LINUX="a=* ro"\n'
+            + dropin
+            + '\necho "$GRUB_CMDLINE_LINUX"; command -v __ttyfleet_strip || echo gone;'
+            + " case $- in *f*) echo noglob;; esac",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
     assert out[0] == "a=* ro console=ttyS0,115200n8"
     assert out[1] == "gone" and "noglob" not in out
 
 
 def test_dropin_with_timeout():
-    assert "GRUB_TIMEOUT=5\nGRUB_TIMEOUT_STYLE=\"menu\"" in core.render_dropin("", ["serial"], SERIAL, ["ttyS0"],
-                                                                              timeout_s=5)
+    assert 'GRUB_TIMEOUT=5\nGRUB_TIMEOUT_STYLE="menu"' in core.render_dropin(
+        "", ["serial"], SERIAL, ["ttyS0"], timeout_s=5
+    )
 
 
 # ---------------------------------------------------------------------------------------------- grub.cfg check
@@ -158,8 +181,10 @@ def test_lost_or_stale_grub_cfg_is_noticed():
     problems = core.grub_cfg_problems("terminal_output console\n", SERIAL, ["console", "serial"], CONSOLES)
     assert any("lacks" in p for p in problems) and any("no linux lines" in p for p in problems)
     stale = GOOD_CFG.replace("console=tty0 console=ttyS0,115200n8", "console=ttyS0")
-    assert any("console arguments are console=ttyS0" in p for p in core.grub_cfg_problems(
-        stale, SERIAL, ["console", "serial"], CONSOLES))
+    assert any(
+        "console arguments are console=ttyS0" in p
+        for p in core.grub_cfg_problems(stale, SERIAL, ["console", "serial"], CONSOLES)
+    )
     assert core.grub_cfg_problems(GOOD_CFG, SERIAL, ["console", "serial"], CONSOLES, ["quiet"])
 
 
@@ -170,7 +195,10 @@ def test_bls_grub_cfg_needs_only_terminal_and_blscfg():
 
 
 # ---------------------------------------------------------------------------------------- BLS, kernel/cmdline
-ENTRY = "title RHEL\nversion 5.14\nlinux /vmlinuz-5.14\noptions root=/dev/vda ro rhgb quiet console=ttyS0\ngrub_class rhel\n"
+ENTRY = (
+    "title RHEL\nversion 5.14\nlinux /vmlinuz-5.14\n"
+    "options root=/dev/vda ro rhgb quiet console=ttyS0\ngrub_class rhel\n"
+)
 
 
 def test_bls_entry_options_merged_and_idempotent():
@@ -208,7 +236,9 @@ def test_legacy_menu_gets_serial_terminal_and_consoles_on_every_kernel():
     new = core.edit_legacy_menu(MENU, SERIAL, ["console", "serial"], CONSOLES)
     lines = new.splitlines()
     assert "#splashimage=(hd0,0)/grub/splash.xpm.gz" in lines
-    assert lines.index(SERIAL) < lines.index("terminal --timeout=5 console serial") < lines.index("title CentOS (2.6.32)")
+    assert (
+        lines.index(SERIAL) < lines.index("terminal --timeout=5 console serial") < lines.index("title CentOS (2.6.32)")
+    )
     assert "\tkernel /vmlinuz-2.6.32 ro root=/dev/vg/root rhgb quiet console=tty0 console=ttyS0,115200n8" in lines
     assert "\tkernel /vmlinuz-old ro console=tty0 console=ttyS0,115200n8" in lines
     assert core.legacy_problems(new, SERIAL, ["console", "serial"], CONSOLES) == []

@@ -37,7 +37,9 @@ def tree(tmp_path):
     root = tmp_path
     (root / "etc/default/grub.d").mkdir(parents=True)
     (root / "boot/grub").mkdir(parents=True)
-    (root / "etc/default/grub").write_text('GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n')
+    (root / "etc/default/grub").write_text(
+        'GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n'
+    )
     (root / "boot/grub/grub.cfg").write_text("terminal_output console\nlinux /vmlinuz root=/dev/vda ro quiet\n")
     (root / "cmdline").write_text("root=/dev/vda ro quiet\n")
     mk = root / "mkconfig"
@@ -47,10 +49,16 @@ def tree(tmp_path):
 
 
 def args(root, **kw):
-    a = dict(mode="dropin", consoles=["tty0", "ttyS0,115200n8"], default_file=str(root / "etc/default/grub"),
-             dropin_file=str(root / "etc/default/grub.d/90-ttyfleet-serial-console.cfg"),
-             grub_cfg=str(root / "boot/grub/grub.cfg"), mkconfig_cmd=[str(root / "mkconfig"), "-o", "{grub_cfg}"],
-             proc_cmdline=str(root / "cmdline"), efi_dir=str(root / "sys-firmware-efi"))
+    a = dict(
+        mode="dropin",
+        consoles=["tty0", "ttyS0,115200n8"],
+        default_file=str(root / "etc/default/grub"),
+        dropin_file=str(root / "etc/default/grub.d/90-ttyfleet-serial-console.cfg"),
+        grub_cfg=str(root / "boot/grub/grub.cfg"),
+        mkconfig_cmd=[str(root / "mkconfig"), "-o", "{grub_cfg}"],
+        proc_cmdline=str(root / "cmdline"),
+        efi_dir=str(root / "sys-firmware-efi"),
+    )
     a.update(kw)
     return a
 
@@ -106,9 +114,15 @@ def test_broken_default_grub_fails_before_writing(tree, capsys):
     assert snapshot(tree) == before
 
 
-@pytest.mark.parametrize("bad, words", [(dict(speed=1234), "speed 1234"), (dict(unit=5), "unit 5"),
-                                        (dict(consoles=["console=ttyS0"]), "without 'console='"),
-                                        (dict(terminal=["serial", "vga"]), "each must be one of")])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (dict(speed=1234), "speed 1234"),
+        (dict(unit=5), "unit 5"),
+        (dict(consoles=["console=ttyS0"]), "without 'console='"),
+        (dict(terminal=["serial", "vga"]), "each must be one of"),
+    ],
+)
 def test_bad_input(tree, capsys, bad, words):
     before = snapshot(tree)
     res = run(capsys, args(tree, **bad))
