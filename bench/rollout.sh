@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Rollout benchmark (not a test): wall time of ttyfleet.serial_console.rollout on N stock lab guests (host phase,
+# guest phase, one cold power cycle each, login: verified on every serial console) against the floor, one cold
+# boot of a configured guest to login: on this machine. See bench/README.md ("Rollout").
+#
+# usage: bench/rollout.sh [N...]      default: 1 2 4 (guests at once; TCG costs one host core per guest)
+# Needs the synced collection (make sync) and the lab images (scripts/build-image.sh; built on first use).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$here")
+export ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-${BUILD:-$ROOT/build}}
+export ANSIBLE_FORCE_COLOR=0 ANSIBLE_HOST_KEY_CHECKING=False
+PY=$ROOT/.venv/bin/python
+PLAYBOOK=$ROOT/.venv/bin/ansible-playbook
+ANSIBLE=$ROOT/.venv/bin/ansible
+FLAVOUR=${BENCH_FLAVOUR:-bookworm}
+sizes=("$@"); ((${#sizes[@]})) || sizes=(1 2 4)
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out=$here/results/rollout-$stamp
+mkdir -p "$out"
+lab=$out/lab
+cleanup() { bash "$ROOT/scripts/lab.sh" destroy "$lab" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+log() { printf '[bench-rollout %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+now() { date +%s.%N; }
+
+# console_prompt from the command line; prints seconds to login: (or fails)
+prompt_seconds() { # GUEST POWER
+  ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json ANSIBLE_LOAD_CALLBACK_PLUGINS=1 \
+    "$ANSIBLE" lab-hypervisor -i "$lab/inventory.yml" -m ttyfleet.serial_console.console_prompt \
+    -a "name=$1 power=$2 timeout_s=600" >"$out/prompt-$1-$2.json" 2>/dev/null || true
+  "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1]))["plays"][0]["tasks"][0]["hosts"]["lab-hypervisor"]
+assert r.get("matched"), r.get("msg"); print("%.1f" % r["seconds"])' "$out/prompt-$1-$2.json"
+}
+
+results=()
+floor=""
+for n in "${sizes[@]}"; do
+  names=()
+  for i in $(seq 1 "$n"); do names+=("lab-bench-$i:$FLAVOUR"); done
+  log "N=$n: booting $n stock guests (not timed)"
+  cleanup
+  bash "$ROOT/scripts/lab.sh" create "$lab" "${names[@]}" >"$out/lab-create-$n.log" 2>&1 ||
+    { tail -n 30 "$out/lab-create-$n.log"; exit 1; }
+  log "N=$n: rollout (restart allowed)"
+  t0=$(now)
+  "$PLAYBOOK" -i "$lab/inventory.yml" -e serial_console_restart_ok=true -e serial_console_report_dir="$out/report-$n" \
+    -f "$((n + 2))" ttyfleet.serial_console.rollout >"$out/rollout-$n.log" 2>&1 ||
+    { tail -n 40 "$out/rollout-$n.log"; exit 1; }
+  t1=$(now)
+  wall=$("$PY" -c "print('%.1f' % ($t1 - $t0))")
+  prompts=$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]
+assert all(r["prompt_seen"] and r["restart"] == "yes" for r in s), s
+print(" ".join("%.1f" % r["seconds_to_prompt"] for r in s))' "$out/report-$n/rollout.json")
+  log "N=$n: rollout ${wall}s (seconds to login: after each start: $prompts)"
+  if [[ -z $floor ]]; then
+    # The floor: the same, now configured, guest shut down and cold-booted to login: (no Ansible around it).
+    g="lab-bench-1"
+    virsh -c qemu:///system shutdown "$g" >/dev/null
+    for _ in $(seq 1 120); do
+      [[ $(virsh -c qemu:///system domstate "$g") == "shut off" ]] && break
+      sleep 1
+    done
+    floor=$(prompt_seconds "$g" start)
+    log "floor: cold boot to login: ${floor}s"
+  fi
+  results+=("$n $wall $prompts")
+done
+
+"$PY" - "$floor" "$out" "${results[@]}" <<'PY'
+import json, sys
+floor, out, rows = float(sys.argv[1]), sys.argv[2], [r.split() for r in sys.argv[3:]]
+print("\nRollout wall time vs the floor (one cold boot of a configured guest to login: = %.1f s)" % floor)
+print("  guests | rollout s | x floor | s to login: after each start")
+print("  -------+-----------+---------+------------------------------")
+data = []
+for r in rows:
+    n, wall, prompts = int(r[0]), float(r[1]), [float(x) for x in r[2:]]
+    print("  %6d | %9.1f | %7.2f | %s" % (n, wall, wall / floor, " ".join("%.1f" % p for p in prompts)))
+    data.append({"guests": n, "rollout_s": wall, "ratio": round(wall / floor, 2), "seconds_to_prompt": prompts})
+goal = [d for d in data if d["guests"] == 2]
+if goal:
+    print("  goal (issue 5): 2 guests <= 1.3x floor: %s (%.2fx)" % ("met" if goal[0]["ratio"] <= 1.3 else "NOT met",
+                                                               goal[0]["ratio"]))
+json.dump({"floor_s": floor, "runs": data}, open(out + "/rollout.json", "w"), indent=1)
+print("  written: %s/rollout.json" % out)
+PY
