@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: ttyfleet.serial_console contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -137,12 +136,6 @@ TASKS = {
       register: bench_info
 """,
 }
-CHECKS = {
-    # what each task must report, so a silently failing or skipping module cannot look fast
-    "domain_serial": lambda names, res: _check_changed(names, res, lambda i: not has_serial(i)),
-    "domain_vnc": lambda names, res: _check_changed(names, res, lambda i: not has_vnc(i)),
-    "domain_console_info": lambda names, res: _check_info(names, res),
-}
 
 
 def _index(name):
@@ -165,6 +158,14 @@ def _check_info(names, res):
     wrong = [d["name"] for d in res["domains"] if bool(d["serials"]) != has_serial(_index(d["name"]))]
     if wrong:
         raise RuntimeError("domain_console_info: wrong serials for %s" % ", ".join(wrong[:10]))
+
+
+CHECKS = {
+    # what each task must report, so a silently failing or skipping module cannot look fast
+    "domain_serial": lambda names, res: _check_changed(names, res, lambda i: not has_serial(i)),
+    "domain_vnc": lambda names, res: _check_changed(names, res, lambda i: not has_vnc(i)),
+    "domain_console_info": _check_info,
+}
 
 
 def modules_available(collections_path):
@@ -246,7 +247,7 @@ def run_virt_xml(names, uri):
 
 def median_run(repeats, fn):
     """Run fn() (which returns (wall seconds, detail)) `repeats` times; the run with the median wall time."""
-    runs = sorted((fn() for _ in range(repeats)), key=lambda r: r[0])
+    runs = sorted((fn() for _run in range(repeats)), key=lambda r: r[0])
     wall, detail = runs[len(runs) // 2]
     return wall, detail, [r[0] for r in runs]
 
