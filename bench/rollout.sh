@@ -26,10 +26,13 @@ now() { date +%s.%N; }
 
 # console_prompt from the command line; prints seconds to login: (or fails)
 prompt_seconds() { # GUEST POWER
-  ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json ANSIBLE_LOAD_CALLBACK_PLUGINS=1 \
-    "$ANSIBLE" lab-hypervisor -i "$lab/inventory.yml" -m ttyfleet.serial_console.console_prompt \
-    -a "name=$1 power=$2 timeout_s=600" >"$out/prompt-$1-$2.json" 2>/dev/null || true
-  "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1]))["plays"][0]["tasks"][0]["hosts"]["lab-hypervisor"]
+  local tree
+  tree=$(mktemp -d)
+  "$ANSIBLE" lab-hypervisor -i "$lab/inventory.yml" -m ttyfleet.serial_console.console_prompt \
+    -a "name=$1 power=$2 timeout_s=600" --tree "$tree" >/dev/null 2>&1 || true
+  mv "$tree/lab-hypervisor" "$out/prompt-$1-$2.json"
+  rm -rf "$tree"
+  "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1]))
 assert r.get("matched"), r.get("msg"); print("%.1f" % r["seconds"])' "$out/prompt-$1-$2.json"
 }
 

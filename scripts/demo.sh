@@ -43,14 +43,17 @@ play() { # LOG PLAYBOOK [args...]
   return "$rc"
 }
 
-# console_prompt from the command line (no power change): one JSON result per guest.
+# console_prompt from the command line (no power change); its result, as JSON, in OUT.json.
 console() { # GUEST TIMEOUT_S OUT.json
-  ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json ANSIBLE_LOAD_CALLBACK_PLUGINS=1 \
-    "$ANSIBLE" lab-hypervisor -i "$DIR/inventory.yml" -m ttyfleet.serial_console.console_prompt \
-    -a "name=$1 timeout_s=$2" >"$3" 2>/dev/null || true
+  local tree
+  tree=$(mktemp -d)
+  "$ANSIBLE" lab-hypervisor -i "$DIR/inventory.yml" -m ttyfleet.serial_console.console_prompt \
+    -a "name=$1 timeout_s=$2" --tree "$tree" >/dev/null 2>&1 || true
+  mv "$tree/lab-hypervisor" "$3"
+  rm -rf "$tree"
 }
 console_field() { # OUT.json FIELD
-  "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1]))["plays"][0]["tasks"][0]["hosts"]["lab-hypervisor"]; v=r.get(sys.argv[2]); print(v if v is not None else "")' "$1" "$2"
+  "$PY" -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2]); print(v if v is not None else "")' "$1" "$2"
 }
 
 say "1. install what the lab needs, build the stock guest image (cached after the first run)"
@@ -108,7 +111,7 @@ before = {g["guest"]: g for g in json.load(open(d + "/report/audit-before.json")
 after = {g["guest"]: g for g in json.load(open(d + "/report/audit.json"))["guests"]}
 rollout = {r["guest"]: r for r in json.load(open(d + "/report/rollout.json"))["summary"]}
 def prompt(g, when):
-    r = json.load(open("%s/logs/console-%s-%s.json" % (d, when, g)))["plays"][0]["tasks"][0]["hosts"]["lab-hypervisor"]
+    r = json.load(open("%s/logs/console-%s-%s.json" % (d, when, g)))
     return "login: seen" if r.get("matched") else "silent"
 rows = [("guest", "console before", "drift before", "power cycle", "s to login:", "drift after", "console after")]
 for g in names:
