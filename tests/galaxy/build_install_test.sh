@@ -31,7 +31,7 @@ tarball=$dist/ttyfleet-serial_console-$version.tar.gz
 
 log "check the tarball's content"
 tar -tzf "$tarball" >"$work/content.txt"
-if bad=$(grep -E '(^|/)\.venv(/|$)|^build(/|$)|(^|/)\.git(/|$)|(^|/)__pycache__(/|$)|(^|/)\.(pytest|ruff|mypy)_cache(/|$)|(^|/)\.cache(/|$)|^tests/output(/|$)|^bench/results(/|$)|\.pyc$|\.tar\.gz$' "$work/content.txt"); then
+if bad=$(grep -E '(^|/)\.venv(/|$)|^build(/|$)|(^|/)\.git(/|$)|(^|/)__pycache__(/|$)|(^|/)\.(pytest|ruff|mypy)_cache(/|$)|(^|/)\.(cache|ansible|tox|nox)(/|$)|^tests/output(/|$)|^bench/results(/|$)|\.pyc$|\.tar\.gz$' "$work/content.txt"); then
   fail "the tarball carries files that must not ship:
 $bad"
 fi
@@ -89,10 +89,13 @@ PYEOF
   ansible-doc "ttyfleet.serial_console.$m" >/dev/null 2>&1 || fail "ansible-doc ttyfleet.serial_console.$m (text)"
 done
 
-run_module() { # module args -> JSON result of one ad-hoc run on localhost (the json callback)
-  local module=$1 args=$2; shift 2
-  ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=json \
-    ansible localhost -c local -m "ttyfleet.serial_console.$module" -a "$args" "$@"
+run_module() { # module args [ansible options] -> the module's JSON result on stdout (from the minimal callback)
+  local module=$1 args=$2 out rc=0; shift 2
+  out=$(ANSIBLE_STDOUT_CALLBACK=minimal ansible localhost -c local -m "ttyfleet.serial_console.$module" -a "$args" "$@" 2>"$work/adhoc.err") || rc=$?
+  # "localhost | SUCCESS => {...}" / "localhost | CHANGED => {...}" / "localhost | FAILED! => {...}"
+  "$PY" -c 'import json, sys; t = sys.stdin.read(); print(json.dumps(json.JSONDecoder().raw_decode(t[t.index(" => ") + 4:])[0]))' <<<"$out" ||
+    { printf '%s\n' "$out" >&2; cat "$work/adhoc.err" >&2; fail "ansible ... -m $module printed no result"; }
+  return $rc
 }
 
 log "run domain_console_info from the installed copy against test:///default"
@@ -100,8 +103,9 @@ run_module domain_console_info "uri=test:///default all_domains=true" >"$work/in
 "$PY" - "$work/info.json" <<'PYEOF' || fail "domain_console_info from the installed copy: unexpected result (see above)"
 import json, sys
 out = json.load(open(sys.argv[1]))
-res = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
-print(json.dumps(res, indent=1)[:2000], file=sys.stderr) if res.get("failed") else None
+res = out
+if res.get("failed"):
+    print(json.dumps(res, indent=1)[:2000], file=sys.stderr)
 assert not res.get("failed"), res.get("msg")
 assert res["changed"] is False
 (test,) = res["domains"]
@@ -115,8 +119,8 @@ log "an unknown domain fails clearly from the installed copy"
 run_module domain_console_info "uri=test:///default name=no-such-domain" >"$work/err.json" && fail "an unknown domain did not fail"
 "$PY" - "$work/err.json" <<'PYEOF' || fail "domain_console_info: unexpected failure message"
 import json, sys
-res = json.load(open(sys.argv[1]))["plays"][0]["tasks"][0]["hosts"]["localhost"]
-assert res["failed"] and res["msg"] == "domain not found on test:///default: no-such-domain", res.get("msg")
+res = json.load(open(sys.argv[1]))
+assert res["msg"] == "domain not found on test:///default: no-such-domain", res
 PYEOF
 
 if [[ -f $inst/plugins/modules/domain_serial.py ]]; then
@@ -124,7 +128,7 @@ if [[ -f $inst/plugins/modules/domain_serial.py ]]; then
   run_module domain_serial "uri=test:///default name=test" --check --diff >"$work/serial.json" || true
   "$PY" - "$work/serial.json" <<'PYEOF' || fail "domain_serial --check from the installed copy: unexpected result"
 import json, sys
-res = json.load(open(sys.argv[1]))["plays"][0]["tasks"][0]["hosts"]["localhost"]
+res = json.load(open(sys.argv[1]))
 assert not res.get("failed"), res.get("msg")
 # the built-in test domain has no serial port: check mode must predict the change and write nothing
 assert res["changed"] is True, res
