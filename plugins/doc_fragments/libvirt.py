@@ -17,7 +17,6 @@ options:
       - Mutually exclusive with O(all_domains=true); one of the two is required.
     type: list
     elements: str
-    aliases: [domain, domains]
   all_domains:
     description:
       - Work on every persistent domain defined on O(uri), running or not. Transient domains are skipped.
