@@ -3,7 +3,9 @@
 #  1. console_probe.py against prepared root file systems: a clean guest has no finding, each planted fault its own;
 #  2. audit and doctor against three shut-off domains on qemu:///system: stock (no serial, no VNC), exposed
 #     (serial, VNC on 0.0.0.0 without a password) and converged; the report names each drift, the CI gate fails
-#     on drift and passes on the converged domain, and nothing is changed.
+#     on drift and passes on the converged domain, and nothing is changed;
+#  3. rollout on them: --check changes nothing; the host phase fixes both, skips the guests of shut-off domains,
+#     a second run changes nothing, and the audit gate passes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # ansible-test runs a copy of this target; the collection itself is on ANSIBLE_COLLECTIONS_PATH.
@@ -131,4 +133,32 @@ if play ttyfleet.serial_console.audit -e '{"serial_console_hypervisor": null}' >
   echo "FAIL: audit with a bad inventory"; exit 1
 fi
 grep -q "needs serial_console_hypervisor naming a host of the inventory" "$work/bad-inv.log" || { cat "$work/bad-inv.log"; exit 1; }
+
+echo "== 3. rollout on shut-off domains: host devices only (their guests are skipped), idempotent, then a clean audit"
+set +e
+play ttyfleet.serial_console.rollout --check >"$work/rollout-check.log" 2>&1
+rc=$?
+set -e
+[[ $rc -eq 0 ]] || { cat "$work/rollout-check.log"; echo "FAIL: rollout --check"; exit 1; }
+for d in a b c; do
+  virsh -c "$URI" dumpxml --inactive --security-info "${PREFIX}$d" >"$work/$d.after"
+  diff -u "$work/$d.before" "$work/$d.after" || { echo "FAIL: rollout --check changed ${PREFIX}$d"; exit 1; }
+done
+play ttyfleet.serial_console.rollout >"$work/rollout-1.log" 2>&1 || { cat "$work/rollout-1.log"; exit 1; }
+"$PY" - "$work/report/rollout.json" "$PREFIX" <<'PY'
+import json, sys
+s, prefix = json.load(open(sys.argv[1]))["summary"], sys.argv[2]
+got = {r["guest"]: (r["host"], r["guest_config"], r["restart"]) for r in s}
+want = {prefix + "a": ("changed", "skipped: domain shutoff", "-"),
+        prefix + "b": ("changed", "skipped: domain shutoff", "-"),
+        prefix + "c": ("ok", "skipped: domain shutoff", "-")}
+assert got == want, (got, want)
+print("rollout summary:", got)
+PY
+play ttyfleet.serial_console.rollout >"$work/rollout-2.log" 2>&1 || { cat "$work/rollout-2.log"; exit 1; }
+if grep -E '^fleet-fx-.*changed=[1-9]' "$work/rollout-2.log"; then
+  cat "$work/rollout-2.log"; echo "FAIL: the second rollout changed something"; exit 1
+fi
+play ttyfleet.serial_console.audit -e serial_console_fail_on_drift=true >"$work/audit-after.log" 2>&1 ||
+  { cat "$work/audit-after.log"; echo "FAIL: audit after the rollout"; exit 1; }
 echo "fleet_audit: all checks passed"
