@@ -48,6 +48,7 @@ inventory = {"all": {"children": {
             "ansible_ssh_private_key_file": instances[0]["identity_file"] if instances else "",
             "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
             "ansible_python_interpreter": "/usr/bin/python3",
+            "ansible_pipelining": True,
         },
         "hosts": guests,
     },
