@@ -28,6 +28,9 @@ from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _li
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._libvirt import LibvirtFailure
 
 REDACTED = "********"
+# GRUB 2's menu header ("GNU GRUB  version 2.06-13+deb12u2"), its help line, and the line it prints when it starts
+# an entry ("Booting `Debian GNU/Linux'"), also when the menu is hidden.
+DEFAULT_GRUB_PATTERN = "GNU GRUB|Press enter to boot|Booting `"
 
 # ECMA-48 sequences as terminals send them: CSI (ESC [ params intermediates final), OSC (ESC ] ... BEL or ST),
 # DCS/SOS/PM/APC strings (ESC P|X|^|_ ... ST), and the two- or three-byte escapes (ESC c, ESC 7, ESC ( B ...).
@@ -42,7 +45,10 @@ _ESCAPE_RE = re.compile(
 # A sequence cut at the end of a chunk: keep it until the next chunk completes it.
 _ESCAPE_PREFIX_RE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[PX^_][^\x1b]*\x1b?|[ -/]*)?\Z")
 _MAX_PENDING_ESCAPE = 512
+# Cursor position (CUP/HVP): full-screen programs such as GRUB's menu address rows instead of printing newlines.
+_CURSOR_RE = re.compile(r"\x1b\[(\d*)(?:;\d*)?[Hf]")
 # C0 controls except TAB and LF, DEL and C1 controls. CR goes too: the transcript keeps LF line ends only.
+_TRAILING_BLANKS_RE = re.compile(r"[ \t]+\n")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -75,6 +81,8 @@ def shorten(text, max_chars, head_fraction=0.25):
 class ConsoleText:
     """Console bytes in, clean text out: UTF-8 decoded across chunk boundaries, escapes and CRs removed.
 
+    A cursor move to another row becomes a line break, so full-screen output such as GRUB's menu stays readable.
+
     Positions are absolute, so they stay valid when old text is dropped. Every chunk records when it arrived, so
     a match maps back to a time (``time_at``). Memory stays bounded: beyond ``keep_chars`` the older half is
     dropped; the first ``head_chars`` (firmware and boot loader, in a boot) are kept aside for the transcript.
@@ -93,6 +101,7 @@ class ConsoleText:
         self._stamps_time = []
         self.bytes_seen = 0
         self.last_data_time = None
+        self._row = None
 
     @property
     def end(self):
@@ -107,7 +116,7 @@ class ConsoleText:
             self.last_data_time = now
         raw = self._pending + self._decoder.decode(data)
         self._pending = ""
-        cleaned = _ESCAPE_RE.sub("", raw)
+        cleaned = _ESCAPE_RE.sub(self._layout, raw)
         cut = cleaned.rfind("\x1b")
         if cut != -1 and len(cleaned) - cut <= _MAX_PENDING_ESCAPE and _ESCAPE_PREFIX_RE.match(cleaned, cut):
             self._pending = cleaned[cut:]
@@ -128,6 +137,15 @@ class ConsoleText:
                 del self._stamps_time[: max(keep, 0)]
         return cleaned
 
+    def _layout(self, m):
+        """A cursor move to another row reads as a line break, one along the same row as a space."""
+        cup = _CURSOR_RE.fullmatch(m.group(0))
+        if cup is None:
+            return ""
+        row = int(cup.group(1) or 1)
+        same_row, self._row = row == self._row, row
+        return " " if same_row else "\n"
+
     def text(self, start=0):
         """Clean text from absolute position ``start`` on (text already dropped is left out)."""
         return self._text[max(start - self._base, 0) :]
@@ -145,7 +163,7 @@ class ConsoleText:
                 self._base - len(self._head),
                 self._text,
             )
-        return shorten(body, max_chars)
+        return shorten(_TRAILING_BLANKS_RE.sub("\n", body), max_chars)
 
     def search(self, regex, start=0):
         """First match of compiled ``regex`` at or after absolute ``start``: ``(abs_start, abs_end, match)``."""

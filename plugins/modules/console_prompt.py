@@ -594,7 +594,7 @@ def main():
             power=dict(type="str", default="none", choices=["none", "start", "cycle"]),
             shutdown_timeout_s=dict(type="int", default=120),
             expect_grub=dict(type="bool", default=False),
-            grub_pattern=dict(type="str", default="GNU GRUB|Press enter to boot|Booting `"),
+            grub_pattern=dict(type="str", default=_console.DEFAULT_GRUB_PATTERN),
             username=dict(type="str"),
             password=dict(type="str", no_log=True),
             command=dict(type="str"),

@@ -7,10 +7,14 @@ stream session's callback and wait logic against a fake stream (no libvirtd need
 
 The SeaBIOS bytes below are what QEMU 7.2 printed on a pty serial with ``<bios useserial='yes'/>``, read through
 the libvirt console stream here; they arrived in 1-3 byte chunks, split inside escape sequences.
+fixtures/console/grub-2.06-bookworm-serial.b64 holds the raw bytes GRUB 2.06-13+deb12u2 (Debian 12) printed on
+ttyS0 with GRUB_TERMINAL="console serial", from power on to "Loading initial ramdisk ...", read the same way.
 """
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 import threading
 import time
@@ -19,6 +23,7 @@ import pytest
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _console
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console import (
+    DEFAULT_GRUB_PATTERN,
     REDACTED,
     ConsoleClosed,
     ConsoleSession,
@@ -37,6 +42,13 @@ SEABIOS = (
     b"Boot failed: could not read the boot disk\r\n\nBooting from Floppy...\r\n"
     b"Boot failed: could not read the boot disk\r\n\nNo bootable device.\r\n"
 )
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "console")
+
+
+def fixture_bytes(name):
+    with open(os.path.join(FIXTURES, name), "rb") as f:
+        return base64.b64decode(f.read())
 
 
 def chunks(data, sizes=(1, 2, 3)):
@@ -83,6 +95,33 @@ def test_feed_in_tiny_chunks_equals_feed_at_once():
     assert pieces.text() == whole.text() == strip_ansi(SEABIOS.decode())
     assert pieces.text().startswith("SeaBIOS (version 1.16.2")
     assert pieces.bytes_seen == whole.bytes_seen == len(SEABIOS)
+
+
+def test_real_grub_menu_on_serial():
+    raw = fixture_bytes("grub-2.06-bookworm-serial.b64")
+    t = ConsoleText()
+    for piece in chunks(raw, (5, 64, 1)):
+        t.feed(piece, now=0)
+    text = t.text()
+    grub = re.compile(DEFAULT_GRUB_PATTERN, re.MULTILINE)
+    assert [m.group(0) for m in grub.finditer(text)] == ["GNU GRUB", "Press enter to boot", "Booting `"]
+    lines = [line.strip() for line in t.transcript().splitlines()]
+    # cursor moves between rows became line breaks: the menu reads as it looks on screen
+    assert "GNU GRUB  version 2.06-13+deb12u2" in lines
+    assert "*Debian GNU/Linux" in lines
+    assert "Advanced options for Debian GNU/Linux" in lines
+    assert "The highlighted entry will be executed automatically in 0s." in lines
+    assert "Booting `Debian GNU/Linux'" in lines
+    assert lines[-1] == "Loading initial ramdisk ..."
+    assert "\x1b" not in text and "\r" not in text
+    assert not re.search(r"[ \t]\n", t.transcript())
+
+
+def test_cursor_moves_become_line_breaks_only_between_rows():
+    t = ConsoleText()
+    t.feed(b"\x1b[5;2H|\x1b[5;79H|\x1b[6;2H|\x1b[6;79H|", now=0)
+    assert t.text() == "\n| |\n| |"
+    assert strip_ansi("\x1b[5;2H|\x1b[5;79H|") == "||"
 
 
 def test_escape_split_across_chunks_is_held_back():
