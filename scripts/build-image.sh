@@ -8,7 +8,8 @@
 #   images/<flavour>.qcow2        the image; images/<flavour>.recipe holds the key it was built from
 #   ssh/id_ed25519                key for root and for the sudo user `ops`
 #   ssh/console_password          password of root and `ops` (console logins in tests; lab only, loopback only)
-# An image is rebuilt when this script, the ssh key or the password changes. A second run takes about a second.
+# An image is rebuilt when this script's code, the ssh key or the password changes (overlays made on the old image
+# must then be recreated; Molecule's create makes fresh ones every run). A second run takes about a second.
 #
 # usage: build-image.sh [flavour...]      flavours: bookworm bullseye bookworm-sysvinit (default: all)
 #        build-image.sh --print-path FLAVOUR
@@ -89,7 +90,9 @@ rootfs_tar() {
 
 recipe_key() {
   local flavour=$1 tar=$2
-  { cat "$SELF"; echo "$flavour $(basename "$tar")"; cat "$CACHE/ssh/id_ed25519.pub" "$CACHE/ssh/console_password"; } \
+  # Comments and blank lines do not change an image: leave them out, so editing them rebuilds nothing.
+  { grep -Ev '^[[:space:]]*(#|$)' "$SELF"; echo "$flavour $(basename "$tar")"
+    cat "$CACHE/ssh/id_ed25519.pub" "$CACHE/ssh/console_password"; } \
     | sha256sum | cut -c1-16
 }
 
@@ -100,7 +103,7 @@ cleanup() {
     for d in run sys proc dev/pts dev; do umount -l "$MNT/$d" 2>/dev/null || true; done
     umount -l "$MNT" 2>/dev/null || true
   fi
-  [[ -n $LOOP ]] && losetup -d "$LOOP" 2>/dev/null || true
+  if [[ -n $LOOP ]]; then losetup -d "$LOOP" 2>/dev/null || true; fi
   [[ -n $WORK ]] && rm -rf "$WORK"
   MNT="" LOOP="" WORK=""
 }
