@@ -49,6 +49,7 @@ _MAX_PENDING_ESCAPE = 512
 _CURSOR_RE = re.compile(r"\x1b\[(\d*)(?:;\d*)?[Hf]")
 # C0 controls except TAB and LF, DEL and C1 controls. CR goes too: the transcript keeps LF line ends only.
 _TRAILING_BLANKS_RE = re.compile(r"[ \t]+\n")
+_BLANK_RUN_RE = re.compile(r"\n{4,}")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -163,7 +164,8 @@ class ConsoleText:
                 self._base - len(self._head),
                 self._text,
             )
-        return shorten(_TRAILING_BLANKS_RE.sub("\n", body), max_chars)
+        body = _BLANK_RUN_RE.sub("\n\n\n", _TRAILING_BLANKS_RE.sub("\n", body))
+        return shorten(body, max_chars)
 
     def search(self, regex, start=0):
         """First match of compiled ``regex`` at or after absolute ``start``: ``(abs_start, abs_end, match)``."""

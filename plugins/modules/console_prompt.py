@@ -395,7 +395,10 @@ class Run:
     def _tail_message(self):
         text = self.session.text
         if text.bytes_seen == 0:
-            return "0 bytes were seen: nothing at all was printed on this console"
+            return (
+                "0 bytes were seen: nothing at all was printed on this console (in a Linux guest: GRUB does not use "
+                "the serial terminal, the kernel has no console=ttyS0, and no getty runs on ttyS0)"
+            )
         tail = _console.redact(text.tail(TAIL_CHARS), self.secrets)
         return "%d bytes were seen; the last %d characters (escape sequences removed): %r" % (
             text.bytes_seen,
@@ -495,7 +498,23 @@ class Run:
 
     def _watch(self):
         p, text = self.p, self.session.text
-        hit = self.wait([self.regexes["pattern"]], p["timeout_s"], start=0, wake_after_s=WAKE_AFTER_S)
+        deadline = time.monotonic() + p["timeout_s"]
+        watch = [self.regexes["pattern"]]
+        if not self.regexes["pattern"].search("Password: "):
+            # A carriage return at login(1)'s own prompt (left by an earlier failed login) makes it ask for a
+            # password; Ctrl-C ends that login(1), and getty prints a fresh prompt. At getty's prompt Ctrl-C does
+            # nothing, so this never types a password-less login attempt.
+            watch.append(PASSWORD_RE)
+        start, cancels = 0, 0
+        while True:
+            hit = self.wait(watch, max(deadline - time.monotonic(), 0), start=start, wake_after_s=WAKE_AFTER_S)
+            if hit is None or hit[0] == 0 or cancels >= 3:
+                break
+            cancels += 1
+            start = hit[2]
+            self.session.send("\x03")
+        if hit is not None and hit[0] != 0:
+            hit = None
         grub = text.search(self.regexes["grub"], 0)
         if grub is not None and (hit is None or grub[0] < hit[1]):
             self.result["grub_seen"] = True
@@ -522,27 +541,35 @@ class Run:
         session.send(user + "\r")
         hit = self.wait([PASSWORD_RE, SHELL_PROMPT_RE, LOGIN_FAILED_RE], step, start=mark, settle_s=0.5)
         if hit is None:
-            self.fail(
+            self._login_failed(
                 "no password or shell prompt within %d s after typing the user name; %s" % (step, self._tail_message())
             )
         if hit[0] == 2:
-            self.fail("login as %s failed: %s" % (user, hit[3].group(0)))
+            self._login_failed("login as %s failed: %s" % (user, hit[3].group(0)))
         if hit[0] == 0:
             if p["password"] is None:
-                self.fail("the console asks for a password for %s but no password was given" % user)
+                self._login_failed("the console asks for a password for %s but no password was given" % user)
             mark = session.text.end
             session.send(p["password"] + "\r")
             hit = self.wait([SHELL_PROMPT_RE, LOGIN_FAILED_RE], step, start=mark, settle_s=0.5)
             if hit is None:
-                self.fail("no shell prompt within %d s after the password; %s" % (step, self._tail_message()))
+                self._login_failed("no shell prompt within %d s after the password; %s" % (step, self._tail_message()))
             if hit[0] == 1:
-                self.fail("login as %s failed: %s" % (user, hit[3].group(0)))
+                self._login_failed("login as %s failed: %s" % (user, hit[3].group(0)))
         self.result["logged_in"] = True
         try:
             if p["command"]:
                 self._command()
         finally:
             self._logout()
+
+    def _login_failed(self, msg):
+        # Ctrl-C ends login(1), so getty starts over with a fresh prompt instead of login(1)'s retry prompt.
+        try:
+            self.session.send("\x03")
+        except ConsoleClosed:
+            pass
+        self.fail(msg)
 
     def _command(self):
         p, session = self.p, self.session
