@@ -394,3 +394,70 @@ def test_ensure_event_loop_is_idempotent(monkeypatch):
     second = _console.ensure_event_loop()
     assert first is second
     assert calls == [1]
+
+
+# --- the graceful stop behind power=cycle (_libvirt.shutdown_gracefully) -----------------------------------------
+
+
+class FakeDom:
+    def __init__(self, stops_after=None, paused=False):
+        self.calls = []
+        self.stops_after = stops_after  # polls until the guest acts on the power button; None = never
+        self.active = True
+        self.paused = paused
+        self.polls = 0
+
+    def name(self):
+        return "web1"
+
+    def state(self):
+        return [libvirt.VIR_DOMAIN_PAUSED if self.paused else libvirt.VIR_DOMAIN_RUNNING, 0]
+
+    def resume(self):
+        self.calls.append("resume")
+        self.paused = False
+
+    def shutdown(self):
+        self.calls.append("shutdown")
+
+    def isActive(self):
+        self.polls += 1
+        if self.stops_after is not None and self.polls > self.stops_after:
+            self.active = False
+        return self.active
+
+    def destroy(self):
+        self.calls.append("destroy")
+        self.active = False
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_shutdown_gracefully_waits_for_the_guest():
+    dom, clock = FakeDom(stops_after=3), FakeClock()
+    out = _console._libvirt.shutdown_gracefully(dom, 60, clock=clock, sleep=clock.sleep)
+    assert out == {"graceful": True, "seconds": 1.5}
+    assert dom.calls == ["shutdown"]
+
+
+def test_shutdown_gracefully_destroys_only_after_the_timeout():
+    dom, clock = FakeDom(stops_after=None), FakeClock()
+    out = _console._libvirt.shutdown_gracefully(dom, 10, clock=clock, sleep=clock.sleep)
+    assert out["graceful"] is False and out["seconds"] >= 10
+    assert dom.calls == ["shutdown", "destroy"]
+
+
+def test_shutdown_gracefully_resumes_a_paused_guest_first():
+    dom, clock = FakeDom(stops_after=0, paused=True), FakeClock()
+    out = _console._libvirt.shutdown_gracefully(dom, 10, clock=clock, sleep=clock.sleep)
+    assert out["graceful"] is True
+    assert dom.calls == ["resume", "shutdown"]
