@@ -47,5 +47,6 @@ def test_serial_getty(host):
         ]
         assert lines, f"/etc/inittab has no getty line for {TTY}"
         assert all(":respawn:" in line for line in lines), f"/etc/inittab getty line for {TTY} is not respawn: {lines}"
-    procs = host.run("ps -eo args=").stdout.splitlines()
-    assert any(re.search(rf"getty\b.*\b{TTY}\b", p) for p in procs), f"no getty process is running on {TTY}"
+    # By controlling tty, not by arguments: systemd 252's serial-getty@ passes "-" and the tty on stdin.
+    procs = [line.split() for line in host.run("ps -eo tty=,comm=").stdout.splitlines()]
+    assert any(p[:1] == [TTY] and "getty" in p[-1] for p in procs if p), f"no getty process is running on {TTY}"
