@@ -139,6 +139,9 @@ notes:
     ties to the first C(<serial>) port).
   - A carriage return is sent on attach to a running domain, and again whenever the console stays silent for
     10 seconds while waiting. At a GRUB menu, a carriage return boots the highlighted entry.
+  - The login waits for C(Password:) and then for a shell prompt ending in C($) or C(#) (plus an optional space)
+    that stays the last output for half a second; C(Login incorrect) fails at once. After a failed login, Ctrl-C
+    ends C(login) so that getty shows a fresh prompt.
   - If a shell is left logged in on the console, the carriage return shows a shell prompt, not C(login:), and
     the module times out with that prompt in the message.
 seealso:
