@@ -5,7 +5,9 @@
 # then nothing. Everything is cached under /var/cache/ttyfleet:
 #   debs/<suite>/                 packages fetched by debootstrap
 #   rootfs/<flavour>-<key>.tar    the debootstrap result (key: suite, packages, mirror)
-#   images/<flavour>.qcow2        the image; images/<flavour>.recipe holds the key it was built from
+#   images/<flavour>-<key>.qcow2  the image, named by the recipe key it was built from
+#   images/<flavour>.qcow2        a symlink to the current one; overlays must be made on the resolved path, so
+#                                 a rebuild never changes the base under an existing overlay
 #   ssh/id_ed25519                key for root and for the sudo user `ops`
 #   ssh/console_password          password of root and `ops` (console logins in tests; lab only, loopback only)
 # An image is rebuilt when this script's code, the ssh key or the password changes (overlays made on the old image
@@ -111,6 +113,21 @@ trap cleanup EXIT
 
 in_root() { chroot "$MNT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 
+# Older images of a flavour go, unless a running QEMU still reads one (an overlay made on a removed image then
+# fails loudly with "Could not open backing file" instead of booting a different disk).
+prune_old_images() {
+  local flavour=$1 key=$2 f
+  for f in "$CACHE/images/$flavour"-*.qcow2; do
+    # bookworm-* also matches bookworm-sysvinit-*: only names with a recipe key right after the flavour count.
+    [[ $(basename "$f") =~ ^$flavour-[0-9a-f]{16}\.qcow2$ && ! -L $f && $f != "$CACHE/images/$flavour-$key.qcow2" ]] || continue
+    if find /proc/[0-9]*/fd -lname "$f" 2>/dev/null | grep -q .; then
+      log "$flavour: keeping $(basename "$f"): a running guest still uses it"
+    else
+      rm -f "$f"
+    fi
+  done
+}
+
 build_one() {
   local flavour=$1 img key tar
   flavour_vars "$flavour"
@@ -120,7 +137,7 @@ build_one() {
   if ! flock -n 8; then log "$flavour: another build holds the lock, waiting"; flock 8; fi
   tar=$(rootfs_tar "$flavour")
   key=$(recipe_key "$flavour" "$tar")
-  if [[ -f $img && -f $CACHE/images/$flavour.recipe && $(cat "$CACHE/images/$flavour.recipe") == "$key" ]]; then
+  if [[ -f $CACHE/images/$flavour-$key.qcow2 && $(readlink "$img") == "$flavour-$key.qcow2" ]]; then
     log "$flavour: image up to date ($img)"
     exec 8>&-
     return
@@ -211,17 +228,20 @@ EOF
 
   log "$flavour: converting to qcow2"
   qemu-img convert -O qcow2 "$WORK/disk.raw" "$WORK/disk.qcow2"
-  mv "$WORK/disk.qcow2" "$img"
-  echo "$key" >"$CACHE/images/$flavour.recipe"
+  mv "$WORK/disk.qcow2" "$CACHE/images/$flavour-$key.qcow2"
+  ln -sfn "$flavour-$key.qcow2" "$WORK/link"
+  mv -T "$WORK/link" "$img"
+  rm -f "$CACHE/images/$flavour.recipe"
+  prune_old_images "$flavour" "$key"
   rm -rf "$WORK"
   WORK=""
-  log "$flavour: done: $img ($(du -h "$img" | cut -f1) on disk)"
+  log "$flavour: done: $img -> $flavour-$key.qcow2 ($(du -h "$CACHE/images/$flavour-$key.qcow2" | cut -f1) on disk)"
   exec 8>&-
 }
 
 if [[ ${1:-} == --print-path ]]; then
   flavour_vars "${2:?flavour}"
-  echo "$CACHE/images/$2.qcow2"
+  readlink -f "$CACHE/images/$2.qcow2"
   exit 0
 fi
 [[ $EUID -eq 0 ]] || die "run as root (debootstrap, loop devices, mounts)"
