@@ -82,6 +82,11 @@ in_chroot:
   description: The module runs in a chroot (its C(/) is not the root of process 1), so no init may be signalled.
   returned: always
   type: bool
+getty:
+  description: C(enabled) (systemd's C(serial-getty@<tty>) wants-link exists) and C(running) (a getty process
+    holds the tty now, read from C(/proc)), C(dropin) (this collection's serial-getty drop-in exists).
+  returned: always
+  type: dict
 proc_cmdline:
   description: Arguments of the running kernel.
   returned: always
@@ -197,6 +202,32 @@ def pam_securetty(root):
     )
 
 
+def getty_running(root, name):
+    """A getty process (agetty, getty, mingetty) holds the tty now: read from /proc, which needs no init at all."""
+    proc = os.path.join(root, "proc")
+    try:
+        pids = [d for d in os.listdir(proc) if d.isdigit()]
+    except OSError:
+        return False
+    for pid in pids:
+        try:
+            with open(os.path.join(proc, pid, "cmdline"), "rb") as f:
+                argv = f.read().decode("utf-8", "replace").split("\0")
+        except OSError:
+            continue
+        if not argv or not os.path.basename(argv[0]).endswith("getty"):
+            continue
+        if name in argv or "/dev/" + name in argv:
+            return True
+        try:
+            # systemd's serial-getty@ passes '-': the tty is the getty's standard input.
+            if os.readlink(os.path.join(proc, pid, "fd", "0")) == "/dev/" + name:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(tty=dict(type="str", default="ttyS0"), root=dict(type="path", default="/")),
@@ -263,6 +294,16 @@ def main():
     entries = r("/boot/loader/entries")
     bls = os.path.isdir(entries) and any(f.endswith(".conf") for f in os.listdir(entries))
 
+    wants = [
+        r("/etc/systemd/system/%s.wants/serial-getty@%s.service" % (target, name))
+        for target in ("getty.target", "multi-user.target")
+    ]
+    getty = dict(
+        enabled=any(os.path.lexists(w) for w in wants),
+        running=getty_running(root, name),
+        dropin=os.path.exists(r("/etc/systemd/system/serial-getty@%s.service.d/ttyfleet.conf" % name)),
+    )
+
     in_chroot = False
     if root == "/":
         try:
@@ -288,6 +329,7 @@ def main():
             tools=tools,
         ),
         pam_securetty=pam_securetty(root),
+        getty=getty,
         proc_cmdline=(read(r("/proc/cmdline")) or "").strip(),
     )
 
