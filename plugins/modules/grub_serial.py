@@ -19,8 +19,8 @@ description:
   - C(mode=default_grub) (RHEL family, Fedora, SUSE) edits C(/etc/default/grub) key by key. With C(bls=true) it
     also edits the C(options) line of every Boot Loader Specification entry and C(/etc/kernel/cmdline) when that
     file exists (C(grubby --args) collapses two C(console=) arguments into one, so entries are edited directly).
-  - C(mode=legacy) edits a GRUB 0.97 C(menu.lst)/C(grub.conf): C(serial) and C(terminal) lines, and the consoles
-    on every C(kernel) line. Nothing is regenerated.
+  - C(mode=legacy) edits a GRUB 0.97 C(menu.lst) or C(grub.conf) - C(serial) and C(terminal) lines, and the
+    consoles on every C(kernel) line. Nothing is regenerated.
   - Converges on the effective state, not only on source files. When the generated C(grub.cfg) lacks the serial
     terminal or the C(console=) arguments (for example after a power loss right after C(update-grub)), it is
     regenerated even if no source file changes.
@@ -136,12 +136,16 @@ options:
     default: Managed by Ansible (ttyfleet.serial_console.grub)
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Reports what would change, including a needed regeneration; writes and runs nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Diffs of every source file and BLS entry; a regenerated C(grub.cfg) is named in RV(regenerate_reasons).
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 notes:
   - The regeneration tool is run once per call at most, after all source files are written.

@@ -28,23 +28,25 @@ cycle_hosts=(debian12 ubuntu2204-cloud debian10-sysvinit rhel9-uefi sles15 cento
   echo "all:"
   echo "  vars: {ansible_connection: local, ansible_python_interpreter: '{{ ansible_playbook_python }}'}"
   echo "  hosts:"
-  for h in debian12 debian10-sysvinit sles15 centos6-legacy; do echo "    $h: {__guest_root: $work/$h}"; done
-  echo "    ubuntu2204-cloud: {__guest_root: $work/ubuntu2204-cloud, guest_remove_quiet: true, guest_grub_timeout_s: 5}"
-  echo "    rhel9-uefi: {__guest_root: $work/rhel9-uefi, guest_remove_args: [rhgb], guest_remove_quiet: true}"
+  for h in debian12 debian10-sysvinit sles15 centos6-legacy; do echo "    $h: {fixture_root: $work/$h}"; done
+  echo "    ubuntu2204-cloud: {fixture_root: $work/ubuntu2204-cloud, guest_remove_quiet: true, guest_grub_timeout_s: 5}"
+  echo "    rhel9-uefi: {fixture_root: $work/rhel9-uefi, guest_remove_args: [rhgb], guest_remove_quiet: true}"
 } >"$work/cycle.yml"
-cycle_play() { ansible-playbook -i "$work/cycle.yml" -f 6 "$here/converge.yml" "$@" >"$work/out" 2>&1; }
+# The test hook is an extra var (role vars outrank inventory), templated per host from the inventory.
+# shellcheck disable=SC2016
+cycle_play() { ansible-playbook -i "$work/cycle.yml" -f 6 "$here/converge.yml" -e '__guest_root={{ fixture_root }}' "$@" >"$work/out" 2>&1; }
 
 converge_cycle() {  # check, converge, idempotence, check again, on every fixture at once
-  local h; declare -A before after
-  for h in "${cycle_hosts[@]}"; do fixture "$h"; before[$h]=$(tree_sum "$work/$h"); done
+  local h; declare -A sum_before sum_after
+  for h in "${cycle_hosts[@]}"; do fixture "$h"; sum_before[$h]=$(tree_sum "$work/$h"); done
   cycle_play --check --diff || { cat "$work/out"; die "check mode failed"; }
   for h in "${cycle_hosts[@]}"; do
     [[ $(changed "$h") -gt 0 ]] || die "$h: check mode predicted no change"
-    [[ $(tree_sum "$work/$h") == "${before[$h]}" ]] || die "$h: check mode changed files"
+    [[ $(tree_sum "$work/$h") == "${sum_before[$h]}" ]] || die "$h: check mode changed files"
   done
   cycle_play --diff || { cat "$work/out"; die "converge failed"; }
   for h in "${cycle_hosts[@]}"; do
-    [[ $(changed "$h") -gt 0 ]] || die "$h: converge reported no change"; after[$h]=$(tree_sum "$work/$h")
+    [[ $(changed "$h") -gt 0 ]] || die "$h: converge reported no change"; sum_after[$h]=$(tree_sum "$work/$h")
   done
   cycle_play || { cat "$work/out"; die "second converge failed"; }
   for h in "${cycle_hosts[@]}"; do
@@ -53,7 +55,7 @@ converge_cycle() {  # check, converge, idempotence, check again, on every fixtur
   cycle_play --check || die "second check failed"
   for h in "${cycle_hosts[@]}"; do
     [[ $(changed "$h") == 0 ]] || die "$h: second check mode reported changes"
-    [[ $(tree_sum "$work/$h") == "${after[$h]}" ]] || die "$h: idempotent runs touched files"
+    [[ $(tree_sum "$work/$h") == "${sum_after[$h]}" ]] || die "$h: idempotent runs touched files"
     echo "$h: check (changes predicted, no file touched) -> converge -> 0 changed -> check 0 changed"
   done
 }
@@ -108,6 +110,7 @@ has "$r/etc/kernel/cmdline" "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M $conso
 has "$r/etc/default/grub" "GRUB_CMDLINE_LINUX=\"crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap $console\""
 has "$r/etc/default/grub" "GRUB_SERIAL_COMMAND=\"$serial\""
 has "$r/boot/grub2/grub.cfg" "$serial"
+# shellcheck disable=SC2016 # a literal GRUB variable
 has "$r/boot/efi/EFI/redhat/grub.cfg" 'configfile $prefix/grub.cfg'
 has "$r/.calls" "grub2-mkconfig -o $r/boot/grub2/grub.cfg"
 

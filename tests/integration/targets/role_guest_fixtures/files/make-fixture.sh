@@ -82,10 +82,12 @@ GRUB_DISABLE_RECOVERY="true"
 GRUB_ENABLE_BLSCFG=true
 G
     mkdir -p boot/loader/entries boot/grub2 boot/efi/EFI/redhat sys/firmware/efi etc/kernel
+    # shellcheck disable=SC2016 # $tuned_initrd, $grub_users and $prefix are GRUB variables, written literally
     for v in 5.14.0-427.13.1.el9_4.x86_64 5.14.0-362.8.1.el9_3.x86_64; do
       printf 'title Red Hat Enterprise Linux (%s) 9.4 (Plow)\nversion %s\nlinux /vmlinuz-%s\ninitrd /initramfs-%s.img $tuned_initrd\noptions root=/dev/mapper/rhel-root ro crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap rhgb quiet console=ttyS0\ngrub_users $grub_users\ngrub_arg --unrestricted\ngrub_class rhel\n' "$v" "$v" "$v" "$v" > "boot/loader/entries/0123456789abcdef-$v.conf"
     done
     printf 'root=/dev/mapper/rhel-root ro crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M rhgb quiet\n' > etc/kernel/cmdline
+    # shellcheck disable=SC2016
     printf 'search --no-floppy --fs-uuid --set=dev 0000-fixture\nset prefix=($dev)/grub2\nexport $prefix\nconfigfile $prefix/grub.cfg\n' > boot/efi/EFI/redhat/grub.cfg
     printf 'terminal_output console\ninsmod blscfg\nblscfg\n' > boot/grub2/grub.cfg
     tool fake-mkconfig grub2-mkconfig
