@@ -340,3 +340,38 @@ def legacy_problems(text, serial_cmd, terminal, consoles, remove=()):
         for p in args_problems(split_args(parts[2] if len(parts) > 2 else ""), consoles, remove):
             problems.append("menu.lst kernel %s: %s" % (parts[1], p))
     return problems
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# grubenv (RHEL 8 BLS entries read their arguments from $kernelopts in it)
+
+GRUBENV_SIZE = 1024
+GRUBENV_HEADER = "# GRUB Environment Block\n"
+
+
+def grubenv_get(text, key):
+    for line in text.splitlines():
+        if line.startswith(key + "="):
+            return line[len(key) + 1 :]
+    return None
+
+
+def grubenv_set(text, key, value):
+    """A grubenv block with ``key`` set, padded with '#' to 1024 bytes as grub2-editenv writes it.
+
+    Returns None when the variables do not fit in the block.
+    """
+    body = [line for line in text.splitlines() if line and not line.startswith("#") and "=" in line]
+    out, done = [], False
+    for line in body:
+        if line.startswith(key + "="):
+            out.append("%s=%s" % (key, value))
+            done = True
+        else:
+            out.append(line)
+    if not done:
+        out.append("%s=%s" % (key, value))
+    block = GRUBENV_HEADER + "".join(line + "\n" for line in out)
+    if len(block.encode("utf-8")) > GRUBENV_SIZE:
+        return None
+    return block + "#" * (GRUBENV_SIZE - len(block.encode("utf-8")))

@@ -17,8 +17,9 @@ description:
   - C(mode=dropin) (Debian, Ubuntu) writes one file in C(/etc/default/grub.d/) that strips stale C(console=)
     arguments at source time and appends the wanted ones, so Ubuntu's C(50-cloudimg-settings.cfg) cannot win.
   - C(mode=default_grub) (RHEL family, Fedora, SUSE) edits C(/etc/default/grub) key by key. With C(bls=true) it
-    also edits the C(options) line of every Boot Loader Specification entry and C(/etc/kernel/cmdline) when that
-    file exists (C(grubby --args) collapses two C(console=) arguments into one, so entries are edited directly).
+    also edits the C(options) line of every Boot Loader Specification entry (or C(kernelopts) in grubenv for
+    entries that use C($kernelopts), as on RHEL 8) and C(/etc/kernel/cmdline) when that file exists.
+    C(grubby --args) collapses two C(console=) arguments into one, so entries are edited directly.
   - C(mode=legacy) edits a GRUB 0.97 C(menu.lst) or C(grub.conf) - C(serial) and C(terminal) lines, and the
     consoles on every C(kernel) line. Nothing is regenerated.
   - Converges on the effective state, not only on source files. When the generated C(grub.cfg) lacks the serial
@@ -118,6 +119,12 @@ options:
     description: Directory of BLS entries.
     type: path
     default: /boot/loader/entries
+  grubenv:
+    description:
+      - GRUB environment block. BLS entries whose C(options) are C($kernelopts) (RHEL 8) get their arguments from
+        its C(kernelopts) variable, which is edited instead of the entries.
+    type: path
+    default: /boot/grub2/grubenv
   kernel_cmdline_file:
     description: The file kernel-install reads arguments of future kernels from, edited only if it exists.
     type: path
@@ -372,6 +379,7 @@ def main():
             mkconfig_cmd=dict(type="list", elements="str", default=["update-grub"]),
             bls=dict(type="bool", default=False),
             bls_dir=dict(type="path", default="/boot/loader/entries"),
+            grubenv=dict(type="path", default="/boot/grub2/grubenv"),
             kernel_cmdline_file=dict(type="path", default="/etc/kernel/cmdline"),
             proc_cmdline=dict(type="path", default="/proc/cmdline"),
             backup=dict(type="bool", default=True),
@@ -455,17 +463,18 @@ def main():
         result["configured_args"] = predicted
         if p["bls"]:
             entries = sorted(glob.glob(os.path.join(p["bls_dir"], "*.conf")))
+            kernelopts_users = []
             for entry in entries:
                 text = read(entry)
                 if "$kernelopts" in (core.bls_options(text) or ""):
-                    module.fail_json(
-                        msg="BLS entry %s takes its arguments from grubenv ($kernelopts, RHEL 8 "
-                        "style); not supported: run 'grub2-mkconfig' once or 'grubby --update-kernel"
-                        "=ALL --args=x' to expand it, then re-run" % entry
-                    )
+                    # RHEL 8 style: the arguments live in grubenv; the entry itself stays as it is.
+                    kernelopts_users.append(entry)
+                    continue
                 new = core.edit_bls_entry(text, consoles, remove)
                 run.want(entry, new)
                 result["configured_args"] = core.split_args(core.bls_options(new) or "")
+            if kernelopts_users:
+                result["configured_args"] = edit_grubenv(module, run, p, consoles, remove, kernelopts_users)
             kc = read(p["kernel_cmdline_file"])
             if kc is not None:
                 run.want(p["kernel_cmdline_file"], core.edit_cmdline_file(kc, consoles, remove))
@@ -503,6 +512,28 @@ def main():
         regenerate(module, run, p, exe, result["grub_cfg"], serial_cmd, consoles, remove)
     os.sync()
     module.exit_json(**result)
+
+
+def edit_grubenv(module, run, p, consoles, remove, users):
+    env_path = p["grubenv"]
+    real = os.path.realpath(env_path)
+    if os.path.islink(env_path) and not os.path.isdir(p["efi_dir"]):
+        # lfops documents this EL8 trap: booted by BIOS, grubenv links into the ESP that BIOS GRUB never reads.
+        module.fail_json(
+            msg="%s links to %s on a guest booted by BIOS: GRUB would not read kernelopts there. "
+            "Replace the link by a real file first" % (env_path, real)
+        )
+    text = read(real)
+    if text is None or core.grubenv_get(text, "kernelopts") is None:
+        module.fail_json(msg="BLS entries %s use $kernelopts, but %s has no kernelopts" % (", ".join(users), env_path))
+    old = core.split_args(core.grubenv_get(text, "kernelopts"))
+    new = core.merge_args(old, consoles, remove)
+    if new != old:
+        block = core.grubenv_set(text, "kernelopts", " ".join(new))
+        if block is None:
+            module.fail_json(msg="kernelopts would not fit in the 1024-byte %s" % env_path)
+        run.want(real, block)
+    return new
 
 
 def choose_grub_cfg(p):

@@ -23,18 +23,18 @@ has() { grep -qF -- "$2" "$1" || die "$1 lacks: $2"; }
 hasnt() { ! grep -qF -- "$2" "$1" || die "$1 still has: $2"; }
 
 # All distributions converge in one ansible-playbook run per step (one host per fixture root, run in parallel).
-cycle_hosts=(debian12 ubuntu2204-cloud debian10-sysvinit rhel9-uefi sles15 centos6-legacy)
+cycle_hosts=(debian12 ubuntu2204-cloud debian10-sysvinit rhel9-uefi rocky8-bios sles15 centos6-legacy)
 {
   echo "all:"
   echo "  vars: {ansible_connection: local, ansible_python_interpreter: '{{ ansible_playbook_python }}'}"
   echo "  hosts:"
-  for h in debian12 debian10-sysvinit sles15 centos6-legacy; do echo "    $h: {fixture_root: $work/$h}"; done
+  for h in debian12 debian10-sysvinit rocky8-bios sles15 centos6-legacy; do echo "    $h: {fixture_root: $work/$h}"; done
   echo "    ubuntu2204-cloud: {fixture_root: $work/ubuntu2204-cloud, guest_remove_quiet: true, guest_grub_timeout_s: 5}"
   echo "    rhel9-uefi: {fixture_root: $work/rhel9-uefi, guest_remove_args: [rhgb], guest_remove_quiet: true}"
 } >"$work/cycle.yml"
 # The test hook is an extra var (role vars outrank inventory), templated per host from the inventory.
 # shellcheck disable=SC2016
-cycle_play() { ansible-playbook -i "$work/cycle.yml" -f 6 "$here/converge.yml" -e '__guest_root={{ fixture_root }}' "$@" >"$work/out" 2>&1; }
+cycle_play() { ansible-playbook -i "$work/cycle.yml" -f 7 "$here/converge.yml" -e '__guest_root={{ fixture_root }}' "$@" >"$work/out" 2>&1; }
 
 converge_cycle() {  # check, converge, idempotence, check again, on every fixture at once
   local h; declare -A sum_before sum_after
@@ -113,6 +113,15 @@ has "$r/boot/grub2/grub.cfg" "$serial"
 # shellcheck disable=SC2016 # a literal GRUB variable
 has "$r/boot/efi/EFI/redhat/grub.cfg" 'configfile $prefix/grub.cfg'
 has "$r/.calls" "grub2-mkconfig -o $r/boot/grub2/grub.cfg"
+
+log "Rocky 8 on BIOS (BLS entries with \$kernelopts: grubenv kernelopts edited, 1024 bytes kept)"
+r=$work/rocky8-bios
+has "$r/boot/grub2/grubenv" "kernelopts=root=/dev/mapper/rl-root ro resume=/dev/mapper/rl-swap rd.lvm.lv=rl/root rhgb quiet $console"
+[[ $(stat -c %s "$r/boot/grub2/grubenv") == 1024 ]] || die "grubenv is not 1024 bytes"
+has "$r/boot/grub2/grubenv" "saved_entry=0123-4.18.0-513.el8.x86_64"
+# shellcheck disable=SC2016 # a literal GRUB variable
+has "$r/boot/loader/entries/0123-4.18.0-513.el8.x86_64.conf" 'options $kernelopts $tuned_params'
+has "$r/boot/grub2/grub.cfg" "$serial"
 
 log "SLES 15 (/etc/default/grub, gfxterm replaced, grub2-mkconfig -o /boot/grub2/grub.cfg)"
 r=$work/sles15

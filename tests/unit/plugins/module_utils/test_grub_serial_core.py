@@ -252,3 +252,15 @@ def test_legacy_menu_settings_change_replaces_lines():
     assert SERIAL not in again and again.count("serial --unit") == 1
     assert "terminal --timeout=5 serial console" in again
     assert core.legacy_problems(MENU, SERIAL, ["serial"], CONSOLES)
+
+
+# -------------------------------------------------------------------------------------------------- grubenv
+ENV = "# GRUB Environment Block\nsaved_entry=abc\nkernelopts=root=/dev/vda ro rhgb quiet\n"
+
+
+def test_grubenv_block_keeps_size_and_other_variables():
+    block = core.grubenv_set(ENV + "#" * (1024 - len(ENV)), "kernelopts", "root=/dev/vda ro console=ttyS0")
+    assert len(block.encode()) == 1024 and block.startswith("# GRUB Environment Block\nsaved_entry=abc\n")
+    assert core.grubenv_get(block, "kernelopts") == "root=/dev/vda ro console=ttyS0"
+    assert core.grubenv_get(block, "saved_entry") == "abc"
+    assert core.grubenv_set(ENV, "kernelopts", "x" * 1100) is None

@@ -95,6 +95,28 @@ G
     printf 'auth required pam_env.so\nauth sufficient pam_unix.so\n' > etc/pam.d/system-auth
     echo "BOOT_IMAGE=(hd0,gpt2)/vmlinuz-5.14.0-427.13.1.el9_4.x86_64 root=/dev/mapper/rhel-root ro rhgb quiet" > proc/cmdline
     ;;
+  rocky8-bios)
+    osrel "Rocky Linux" rocky 8.9 "rhel centos fedora"; systemd_init
+    cat > etc/default/grub <<'G'
+GRUB_TIMEOUT=5
+GRUB_DEFAULT=saved
+GRUB_TERMINAL_OUTPUT="console"
+GRUB_CMDLINE_LINUX="resume=/dev/mapper/rl-swap rd.lvm.lv=rl/root rhgb quiet"
+GRUB_ENABLE_BLSCFG=true
+G
+    mkdir -p boot/loader/entries boot/grub2
+    # shellcheck disable=SC2016 # $kernelopts and $tuned_params are GRUB variables, written literally
+    printf 'title Rocky Linux (4.18.0-513.el8.x86_64) 8.9\nversion 4.18.0-513.el8.x86_64\nlinux /vmlinuz-4.18.0-513.el8.x86_64\noptions $kernelopts $tuned_params\n' > boot/loader/entries/0123-4.18.0-513.el8.x86_64.conf
+    env='# GRUB Environment Block
+saved_entry=0123-4.18.0-513.el8.x86_64
+kernelopts=root=/dev/mapper/rl-root ro resume=/dev/mapper/rl-swap rd.lvm.lv=rl/root rhgb quiet
+'
+    { printf '%s' "$env"; head -c $((1024 - ${#env})) /dev/zero | tr '\0' '#'; } > boot/grub2/grubenv
+    printf 'terminal_output console\ninsmod blscfg\nblscfg\n' > boot/grub2/grub.cfg
+    tool fake-mkconfig grub2-mkconfig
+    printf 'auth substack system-auth\n' > etc/pam.d/login; printf 'auth sufficient pam_unix.so\n' > etc/pam.d/system-auth
+    echo "BOOT_IMAGE=(hd0,msdos1)/vmlinuz-4.18.0-513.el8.x86_64 root=/dev/mapper/rl-root ro rhgb quiet" > proc/cmdline
+    ;;
   sles15)
     osrel "SLES" sles 15.5 suse; systemd_init
     cat > etc/default/grub <<'G'
