@@ -10,7 +10,9 @@ before the define and re-plan if it moved (another tool, a parallel run), define
 confirm, then bring the running domain in line where libvirt can do that live, and power-cycle only when asked.
 
 The kind-specific parts come in as a ``Device`` object (see domain_serial.py / domain_vnc.py):
-``plan(xml) -> Plan``, ``label``, ``live(ctx) -> LiveResult``.
+``plan(xml) -> Plan``, ``label``, ``live(ctx) -> LiveResult``, and optionally ``check_selection(names)`` (a
+message when the settings cannot serve all the selected domains at once, checked before anything is read) and
+``for_domain(name, dom)`` (the device with per-domain settings resolved, used for everything on that domain).
 """
 
 from __future__ import annotations
@@ -97,6 +99,12 @@ def _run(module, conn, device, extra_result_keys):
     params = module.params
     uri = params["uri"]
     selected = _select(conn, params)
+    check_selection = getattr(device, "check_selection", None)
+    if check_selection is not None:
+        problem = check_selection([name for name, _dom in selected])
+        if problem:
+            raise TaskFailure(problem + "; nothing was changed")
+    for_domain = getattr(device, "for_domain", None)
     active = lv.active_uuids(conn, uri)
 
     # Phase 1: read and plan everything; any problem fails the task before the first write.
@@ -113,21 +121,22 @@ def _run(module, conn, device, extra_result_keys):
             errors.append(str(e))
             continue
         try:
-            plan = device.plan(xml)
+            dev = for_domain(name, dom) if for_domain is not None else device
+            plan = dev.plan(xml)
             if plan.changed and not module.check_mode:
                 plan.materialize()  # parse the whole document now: a malformed one fails before any write
         except (dx.DomainXMLError, dx.PlanError) as e:
             errors.append("domain %s: %s" % (name, e))
             continue
-        planned.append((name, dom, xml, plan))
+        planned.append((name, dom, dev, xml, plan))
     if errors:
         raise TaskFailure("; ".join(errors) + "; nothing was changed")
 
     # Phase 2: write, one domain at a time.
     results, diffs = [], []
-    for name, dom, xml, plan in planned:
+    for name, dom, dev, xml, plan in planned:
         try:
-            result, diff = _apply(module, conn, device, name, dom, xml, plan, dom.UUIDString() in active)
+            result, diff = _apply(module, conn, dev, name, dom, xml, plan, dom.UUIDString() in active)
         except (lv.LibvirtFailure, dx.DomainXMLError, dx.PlanError) as e:
             done = [r["name"] for r in results if r["changed"]]
             raise TaskFailure("domain %s: %s%s" % (

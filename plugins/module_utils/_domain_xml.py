@@ -22,7 +22,7 @@ import copy
 import ipaddress
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 REDACTED = "********"
 
@@ -35,6 +35,10 @@ VNC_PASSWORD_MAX = 8  # libvirt 9.0 rejects longer ones; older QEMU silently use
 VNC_PORT_MIN = 5900
 TCP_PORT_MAX = 65535
 WILDCARD_LISTEN = ("0.0.0.0", "::")
+# Per-domain placeholders in log_file and source_path; nothing else in braces is allowed in those paths.
+PATH_PLACEHOLDERS = ("{name}", "{uuid}")
+_PLACEHOLDER_RE = re.compile(r"\{(?:name|uuid)\}")
+_BRACED_RE = re.compile(r"\{[^{}/]*\}")
 
 # Where a new device goes when the domain has none of its kind: before the first of these (libvirt sorts
 # devices by kind when it formats, so this only keeps our own output readable).
@@ -291,6 +295,78 @@ class SerialSpec:
             return "virtio console port %d (hvc%d)" % (self.port, self.port)
         return "serial port %d" % self.port
 
+    @property
+    def per_domain(self):
+        """Whether a path has a placeholder, so that the spec must be resolved for each domain."""
+        return any(v and "{" in v for v in (self.log_file, self.source_path))
+
+    @property
+    def needs_uuid(self):
+        return any(v and "{uuid}" in v for v in (self.log_file, self.source_path))
+
+    def for_domain(self, name, uuid=None):
+        """This spec with {name} and {uuid} filled in for one domain: string replacement only, so resolving
+        it for a thousand domains costs nothing next to reading their XML. PlanError for a name that cannot
+        be one path component."""
+        if not self.per_domain:
+            return self
+        if "/" in name or name in (".", "..") or "\0" in name:
+            raise PlanError("the domain name %r cannot be put into a path ({name})" % name)
+        resolved = {}
+        for attr in ("log_file", "source_path"):
+            value = getattr(self, attr)
+            if value and "{" in value:
+                resolved[attr] = value.replace("{name}", name).replace("{uuid}", uuid or "")
+        return replace(self, **resolved)
+
+
+def _check_path_template(value, what):
+    """A path option may hold {name} and {uuid}; any other brace is a mistake, reported before any read."""
+    if "{" not in value and "}" not in value:
+        return
+    rest = _PLACEHOLDER_RE.sub("", value)
+    if "{" not in rest and "}" not in rest:
+        return
+    unknown = _BRACED_RE.search(rest)
+    if unknown:
+        raise SpecError("%s %r has an unknown placeholder %s; only {name} (the domain name) and {uuid} are "
+                        "replaced" % (what, value, unknown.group(0)))
+    raise SpecError("%s %r has a stray brace; braces may only enclose the placeholders {name} and {uuid}"
+                    % (what, value))
+
+
+def _has_placeholder(value):
+    return bool(value) and any(p in value for p in PATH_PLACEHOLDERS)
+
+
+def _some(names, limit=5):
+    shown = ", ".join(names[:limit])
+    return shown + (" and %d more" % (len(names) - limit) if len(names) > limit else "")
+
+
+def shared_source_problem(spec, names):
+    """Why one serial spec cannot serve all the selected domains at once, or None.
+
+    A log file or a file source written by several QEMUs, a UNIX socket or a TCP port that several of them
+    listen on: only the first domain to start would work (or they would overwrite each other's output).
+    Connecting to one server (source_mode connect) is fine for any number of domains."""
+    if spec.state != "present" or len(names) < 2:
+        return None
+    count, who = len(names), _some(names)
+    problems = []
+    if spec.log_file and not _has_placeholder(spec.log_file):
+        problems.append("log_file %s would be shared by %d domains (%s); put {name} in it, for example "
+                        "/var/log/libvirt/qemu/{name}-serial%d.log" % (spec.log_file, count, who, spec.port))
+    if spec.source_type == "file" or (spec.source_type == "unix" and spec.source_mode == "bind"):
+        if not _has_placeholder(spec.source_path):
+            problems.append("source_path %s would be shared by %d domains (%s); put {name} in it"
+                            % (spec.source_path, count, who))
+    if spec.source_type == "tcp" and spec.source_mode == "bind":
+        problems.append("a tcp source with source_mode bind listens on %s:%s, which can serve one domain, not "
+                        "%d (%s); give each domain its own source_port in its own task, or use source_mode "
+                        "connect" % (spec.source_host, spec.source_port, count, who))
+    return "; ".join(problems) or None
+
 
 def validate_serial_spec(params):
     """Check and normalise domain_serial options. Raise SpecError with a precise message."""
@@ -341,6 +417,10 @@ def validate_serial_spec(params):
         raise SpecError("source_mode is only used with source_type tcp or unix")
     if log_file is not None and not str(log_file).startswith("/"):
         raise SpecError("log_file must be an absolute path, got %r" % log_file)
+    if log_file is not None:
+        _check_path_template(str(log_file), "log_file")
+    if path and source_type in ("file", "unix"):
+        _check_path_template(path, "source_path")
     if p.get("log_append") is not None and p.get("log_append") and not log_file:
         raise SpecError("log_append needs log_file")
     return SerialSpec(state=state, port=port, target_type=target_type, source_type=source_type,

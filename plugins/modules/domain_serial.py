@@ -24,7 +24,8 @@ description:
   - The serial device on O(port) is made to match the options exactly. For example, leaving out O(log_file)
     removes an existing C(<log>) of that port. Other serial ports, consoles and devices are never touched.
   - All domains are read and planned first. If any of them fails (unknown name, malformed XML, conflicting
-    existing devices), the task fails before anything is written.
+    existing devices), or the settings cannot serve all selected domains at once (a O(log_file) or a listening
+    socket without C({name})), the task fails before anything is written.
   - If a domain's XML changes between the read and the define (another tool or a parallel run), the module
     plans again on the fresh XML instead of overwriting that change, and fails after a few attempts.
   - A running domain gets the new persistent definition at once. What can be hot-plugged (a pci-serial port
@@ -76,6 +77,11 @@ options:
   source_path:
     description:
       - Absolute path of the file (O(source_type=file)) or UNIX socket (O(source_type=unix)). Required for both.
+      - C({name}) is replaced by each domain's name and C({uuid}) by its UUID, for example
+        C(/var/lib/libvirt/qemu/{name}-serial1.sock). Other text in braces is an error.
+      - When more than one domain is selected, a file source or a UNIX socket with O(source_mode=bind) must
+        contain a placeholder, otherwise the task fails before anything is written (the domains would share
+        one file or socket). Several domains may connect (O(source_mode=connect)) to one socket.
     type: path
   source_host:
     description:
@@ -88,6 +94,10 @@ options:
   source_mode:
     description:
       - Whether QEMU listens (V(bind)) or connects (V(connect)); for O(source_type=tcp) and O(source_type=unix).
+        Defaults to V(bind).
+      - One TCP port can be listened on by one domain only, so O(source_type=tcp) with V(bind) fails before
+        anything is written when more than one domain is selected; use one task per domain, each with its own
+        O(source_port).
     type: str
     choices: [bind, connect]
   protocol:
@@ -99,6 +109,10 @@ options:
     description:
       - Absolute path of a C(<log>) file that records everything the guest prints on this port (written by
         virtlogd), so the console is interactive and logged at once.
+      - C({name}) is replaced by each domain's name and C({uuid}) by its UUID, for example
+        C(/var/log/libvirt/qemu/{name}-serial0.log). Other text in braces is an error.
+      - When more than one domain is selected (a list in O(name), or O(all_domains)), the path must contain a
+        placeholder, otherwise the task fails before anything is written (the domains would log into one file).
     type: path
   log_append:
     description:
@@ -135,10 +149,10 @@ EXAMPLES = r"""
   ttyfleet.serial_console.domain_serial:
     name: [web1, web2]
 
-- name: Serial console on every domain, logged to a file, power-cycling running ones now
+- name: Serial console on every domain, each logged to its own file, power-cycling running ones now
   ttyfleet.serial_console.domain_serial:
     all_domains: true
-    log_file: /var/log/libvirt/qemu/serial0.log
+    log_file: /var/log/libvirt/qemu/{name}-serial0.log
     log_append: true
     restart: true
     shutdown_timeout_s: 60
@@ -151,6 +165,13 @@ EXAMPLES = r"""
     source_host: 127.0.0.1
     source_port: 4001
     protocol: telnet
+
+- name: ttyS1 of each domain on its own UNIX socket, named after the domain's UUID
+  ttyfleet.serial_console.domain_serial:
+    name: [web1, web2]
+    port: 1
+    source_type: unix
+    source_path: /var/lib/libvirt/qemu/{uuid}-serial1.sock
 
 - name: A virtio console hvc1 that can be hot-plugged into a running domain
   ttyfleet.serial_console.domain_serial:
@@ -223,6 +244,14 @@ class SerialDevice:
     def __init__(self, spec):
         self.spec = spec
         self.label = spec.label
+
+    def check_selection(self, names):
+        return dx.shared_source_problem(self.spec, names)
+
+    def for_domain(self, name, dom):
+        if not self.spec.per_domain:
+            return self
+        return SerialDevice(self.spec.for_domain(name, dom.UUIDString() if self.spec.needs_uuid else None))
 
     def plan(self, xml):
         return dx.plan_serial(xml, self.spec)
