@@ -85,7 +85,8 @@ options:
     description:
       - Power-cycle running domains whose VNC device still differs from the persistent one after the live update
         (for example a new listen address), so it takes effect now. The guest is asked to shut down (ACPI),
-        destroyed only if it still runs after O(shutdown_timeout_s), and started again. Without this option the module never stops or starts a domain.
+        destroyed only if it still runs after O(shutdown_timeout_s), and started again.
+      - Without this option the module never stops or starts a domain.
     type: bool
     default: false
   shutdown_timeout_s:
