@@ -2,8 +2,10 @@
 # Undo everything plant.sh did; a no-op when nothing was planted.
 set -eu
 keep=/root/fleet-plant
-while grep -q ' /proc/cmdline ' /proc/mounts; do umount /proc/cmdline; done
-while grep -q ' /sys/class/tty/ttyS0/type ' /proc/mounts; do umount /sys/class/tty/ttyS0/type; done
+# by path, not by /proc/mounts: the kernel lists the sysfs file under its real /sys/devices/... path
+for f in /proc/cmdline /sys/class/tty/ttyS0/type; do
+  while mountpoint -q "$f" 2>/dev/null; do umount "$f"; done
+done
 rm -f /run/fleet-cmdline /run/fleet-uart-type
 [ -d "$keep" ] || exit 0
 for f in /boot/grub/grub.cfg /etc/inittab /etc/pam.d/login /etc/securetty; do
