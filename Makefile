@@ -60,8 +60,19 @@ molecule: sync
 	  echo "=== molecule test -s $$s: passed in $$((SECONDS - t)) s"; \
 	done
 
-test: sanity units integration lint galaxy-install-test molecule
-	@echo "make test: all green"
+# Every step runs even when an earlier one failed, so one run shows every failure; the exit status is non-zero
+# if any step failed.
+TEST_STEPS := sanity units integration lint galaxy-install-test molecule
+test:
+	@failed=""; total=$$SECONDS; \
+	for t in $(TEST_STEPS); do \
+	  echo "=== make $$t"; start=$$SECONDS; \
+	  $(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
+	  echo "=== make $$t: $$((SECONDS - start)) s"; \
+	done; \
+	echo "=== make test: $$((SECONDS - total)) s"; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
+	echo "make test: all green"
 
 # Stock guest images (cached under /var/cache/ttyfleet; a second run takes seconds). IMAGES=bookworm picks some.
 images: bootstrap
