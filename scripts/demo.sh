@@ -12,6 +12,8 @@ DIR=${TTYFLEET_DEMO_DIR:-/var/lib/ttyfleet/demo}
 read -r -a GUESTS <<<"${TTYFLEET_DEMO_GUESTS:-demo-a:bookworm demo-b:bookworm}"
 export ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-$root/build}
 export ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 ANSIBLE_HOST_KEY_CHECKING=False
+# progress shows the tasks that change or fail something (the full output is in the logs)
+export ANSIBLE_DISPLAY_OK_HOSTS=false ANSIBLE_DISPLAY_SKIPPED_HOSTS=false
 PY=$root/.venv/bin/python
 PLAYBOOK=$root/.venv/bin/ansible-playbook
 ANSIBLE=$root/.venv/bin/ansible
@@ -86,21 +88,27 @@ say "3. audit the fleet (check mode: nothing changes)"
 play "$DIR/logs/3-audit-before.log" ttyfleet.serial_console.audit || true
 cp "$DIR/report/audit.json" "$DIR/report/audit-before.json"
 cp "$DIR/report/audit.md" "$DIR/report/audit-before.md"
-sed -n '/^| guest/,/^$/p' "$DIR/report/audit.md" | sed 's/^/               /'
+table() { awk '/^\| guest \| domain/ {on = 1} on && /^$/ {exit} on' "$1" | sed 's/^/               /'; }
+table "$DIR/report/audit.md"
 
 say "4. roll out: host devices, guest config, one cold power cycle per guest, prompt verified"
 play "$DIR/logs/4-rollout.log" ttyfleet.serial_console.rollout -e serial_console_restart_ok=true
-sed -n '/^| guest/,/^$/p' "$DIR/report/rollout.md" | sed 's/^/               /'
+table "$DIR/report/rollout.md"
 
 say "5. audit again, as a CI gate (serial_console_fail_on_drift=true)"
 play "$DIR/logs/5-audit-after.log" ttyfleet.serial_console.audit -e serial_console_fail_on_drift=true
 grep -E '^\*\*' "$DIR/report/audit.md" | sed 's/^/               /'
 
-say "6. each guest's serial console now (libvirt's console stream, as 'virsh console' shows it)"
+say "6. each guest's serial console (libvirt's console stream, what 'virsh console' shows)"
 for g in "${names[@]}"; do
+  echo "               --- $g: the end of its first boot with a serial console (read by the rollout) ---"
+  "$PY" -c 'import json,sys
+for r in json.load(open(sys.argv[1]))["summary"]:
+    if r["guest"] == sys.argv[2]:
+        print("\n".join(r.get("console_tail") or []))' "$DIR/report/rollout.json" "$g" | sed 's/^/               | /'
   console "$g" 60 "$DIR/logs/console-after-$g.json"
-  echo "               --- $g ---"
-  console_field "$DIR/logs/console-after-$g.json" transcript | grep -v '^\s*$' | tail -n 3 | sed 's/^/               | /'
+  echo "               --- $g: now, after a carriage return ---"
+  console_field "$DIR/logs/console-after-$g.json" transcript | grep -v '^\s*$' | tail -n 2 | sed 's/^/               | /'
 done
 
 say "summary"
