@@ -7,10 +7,14 @@
 # usage: lab.sh create DIR NAME:FLAVOUR...   boot stock guests; writes DIR/inventory.yml
 #        lab.sh destroy DIR                   remove the guests, their overlays and logs, and DIR
 #        lab.sh names DIR                     the guests' names
-# Needs the collection on ANSIBLE_COLLECTIONS_PATH (default: ./build, as `make sync` leaves it).
+# Needs the collection on ANSIBLE_COLLECTIONS_PATH (default: the Makefile's build dir, as `make sync` leaves it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-export ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-$root/build}
+# The Makefile exports ANSIBLE_COLLECTIONS_PATH; run alone, use the Makefile's default build dir (BUILD).
+export ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-${BUILD:-/var/tmp/ttyfleet-build-$(printf %s "$root" | md5sum | cut -c1-8)}}
+if [[ ! -f $ANSIBLE_COLLECTIONS_PATH/ansible_collections/ttyfleet/serial_console/galaxy.yml ]]; then
+  echo "$(basename "$0"): no collection under $ANSIBLE_COLLECTIONS_PATH: run 'make sync' first" >&2; exit 2
+fi
 export MOLECULE_PROJECT_DIRECTORY=$root
 PY=${PY:-$root/.venv/bin/python}
 PLAYBOOK=${ANSIBLE_PLAYBOOK:-$root/.venv/bin/ansible-playbook}
