@@ -50,7 +50,7 @@ lint: sync
 	cd $(COLL) && ansible-lint --offline -q
 
 galaxy-install-test: sync
-	bash tests/galaxy/build_install_test.sh
+	BUILD=$(BUILD) bash tests/galaxy/build_install_test.sh
 
 # Each scenario boots real guests from the cached stock images (scripts/build-image.sh, called by create).
 molecule: sync
@@ -85,7 +85,7 @@ demo-clean: bootstrap
 	bash scripts/demo.sh clean
 
 bench: sync
-	bash bench/run.sh
+	BUILD=$(BUILD) bash bench/run.sh
 
 # Where the collection tree is assembled (for running molecule or ansible-test by hand).
 build-dir:

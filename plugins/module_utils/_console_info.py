@@ -191,7 +191,7 @@ def _strip_runtime(live, config, kind):
         if config.get("websocket") == "-1":
             live.attrib.pop("websocket", None)
             config.attrib.pop("websocket", None)
-        for live_listen, config_listen in zip(live.findall("listen"), config.findall("listen"), strict=False):
+        for live_listen, config_listen in zip(live.findall("listen"), config.findall("listen")):
             for attr in ("address", "socket"):
                 if attr not in config_listen.attrib:
                     live_listen.attrib.pop(attr, None)

@@ -352,7 +352,7 @@ def source_grub(default_file, dropin_dir, overrides):
         p = subprocess.run(["sh", "-c", "\n".join(script)], capture_output=True, text=True, check=False)
         if p.returncode:
             raise RuntimeError("sourcing %s failed: %s" % (", ".join(files), p.stderr.strip()))
-        return dict(zip(names, p.stdout.split("\0"), strict=False))
+        return dict(zip(names, p.stdout.split("\0")))
     finally:
         shutil.rmtree(tmpdir)
 
