@@ -51,15 +51,31 @@ for n in "${sizes[@]}"; do
     { tail -n 30 "$out/lab-create-$n.log"; exit 1; }
   log "N=$n: rollout (restart allowed)"
   t0=$(now)
+  # every output line gets its arrival time, so the phases (plays) can be timed too
   "$PLAYBOOK" -i "$lab/inventory.yml" -e serial_console_restart_ok=true -e serial_console_report_dir="$out/report-$n" \
-    -f "$((n + 2))" ttyfleet.serial_console.rollout >"$out/rollout-$n.log" 2>&1 ||
+    -f "$((n + 2))" ttyfleet.serial_console.rollout 2>&1 |
+    while IFS= read -r line; do printf '%s %s\n' "$(now)" "$line"; done >"$out/rollout-$n.log" ||
     { tail -n 40 "$out/rollout-$n.log"; exit 1; }
   t1=$(now)
   wall=$("$PY" -c "print('%.1f' % ($t1 - $t0))")
+  phases=$("$PY" - "$out/rollout-$n.log" "$t0" "$t1" <<'PY'
+import re, sys
+starts, t0, t1 = [], float(sys.argv[2]), float(sys.argv[3])
+for line in open(sys.argv[1]):
+    ts, _, text = line.partition(" ")
+    m = re.match(r"PLAY \[Rollout \| ([a-z-]+) phase", text)
+    if m:
+        starts.append((m.group(1), float(ts)))
+    elif text.startswith("PLAY [Rollout | summary"):
+        starts.append(("summary", float(ts)))
+ends = [t for _, t in starts[1:]] + [t1]
+print(" ".join("%s=%.1f" % (name, end - t) for (name, t), end in zip(starts, ends)))
+PY
+)
   prompts=$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]
 assert all(r["prompt_seen"] and r["restart"] == "yes" for r in s), s
 print(" ".join("%.1f" % r["seconds_to_prompt"] for r in s))' "$out/report-$n/rollout.json")
-  log "N=$n: rollout ${wall}s (seconds to login: after each start: $prompts)"
+  log "N=$n: rollout ${wall}s ($phases; seconds to login: after each start: $prompts)"
   if [[ -z $floor ]]; then
     # The floor: the same, now configured, guest shut down and cold-booted to login: (no Ansible around it).
     g="lab-bench-1"
@@ -71,7 +87,7 @@ print(" ".join("%.1f" % r["seconds_to_prompt"] for r in s))' "$out/report-$n/rol
     floor=$(prompt_seconds "$g" start)
     log "floor: cold boot to login: ${floor}s"
   fi
-  results+=("$n $wall $prompts")
+  results+=("$n $wall $phases $prompts")
 done
 
 "$PY" - "$floor" "$out" "${results[@]}" <<'PY'
@@ -82,9 +98,13 @@ print("  guests | rollout s | x floor | s to login: after each start")
 print("  -------+-----------+---------+------------------------------")
 data = []
 for r in rows:
-    n, wall, prompts = int(r[0]), float(r[1]), [float(x) for x in r[2:]]
+    n, wall = int(r[0]), float(r[1])
+    phases = dict(x.split("=") for x in r[2:] if "=" in x)
+    prompts = [float(x) for x in r[2:] if "=" not in x]
     print("  %6d | %9.1f | %7.2f | %s" % (n, wall, wall / floor, " ".join("%.1f" % p for p in prompts)))
-    data.append({"guests": n, "rollout_s": wall, "ratio": round(wall / floor, 2), "seconds_to_prompt": prompts})
+    print("         |           |         |   phases (s): %s" % ", ".join("%s %s" % kv for kv in phases.items()))
+    data.append({"guests": n, "rollout_s": wall, "ratio": round(wall / floor, 2), "seconds_to_prompt": prompts,
+                 "phases_s": {k: float(v) for k, v in phases.items()}})
 goal = [d for d in data if d["guests"] == 2]
 if goal:
     print("  goal (issue 5): 2 guests <= 1.3x floor: %s (%.2fx)" % ("met" if goal[0]["ratio"] <= 1.3 else "NOT met",
