@@ -113,18 +113,14 @@ trap cleanup EXIT
 
 in_root() { chroot "$MNT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 
-# Older images of a flavour go, unless a running QEMU still reads one (an overlay made on a removed image then
-# fails loudly with "Could not open backing file" instead of booting a different disk).
-prune_old_images() {
+# Older images of a flavour are kept: an overlay of a lab or Molecule guest may still be based on one, running or
+# not, and nothing records which. They are listed, to be removed by hand once no guest uses them.
+report_old_images() {
   local flavour=$1 key=$2 f
   for f in "$CACHE/images/$flavour"-*.qcow2; do
     # bookworm-* also matches bookworm-sysvinit-*: only names with a recipe key right after the flavour count.
     [[ $(basename "$f") =~ ^$flavour-[0-9a-f]{16}\.qcow2$ && ! -L $f && $f != "$CACHE/images/$flavour-$key.qcow2" ]] || continue
-    if find /proc/[0-9]*/fd -lname "$f" 2>/dev/null | grep -q .; then
-      log "$flavour: keeping $(basename "$f"): a running guest still uses it"
-    else
-      rm -f "$f"
-    fi
+    log "$flavour: older image kept for overlays that may use it: $f"
   done
 }
 
@@ -232,7 +228,7 @@ EOF
   ln -sfn "$flavour-$key.qcow2" "$WORK/link"
   mv -T "$WORK/link" "$img"
   rm -f "$CACHE/images/$flavour.recipe"
-  prune_old_images "$flavour" "$key"
+  report_old_images "$flavour" "$key"
   rm -rf "$WORK"
   WORK=""
   log "$flavour: done: $img -> $flavour-$key.qcow2 ($(du -h "$CACHE/images/$flavour-$key.qcow2" | cut -f1) on disk)"
