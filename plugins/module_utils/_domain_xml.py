@@ -741,22 +741,27 @@ def _plan_serial_device(devices, spec, changes):
         else:
             # Keep serials in port order so that port 0 becomes the first serial, the one libvirt binds the
             # console (and `virsh console`) to.
-            later = [e for p, e in pairs if p > spec.port]
-            if later:
-                index = list(devices).index(later[0])
-            elif pairs:
-                index = list(devices).index(pairs[-1][1]) + 1
-            else:
+            index = _port_order_index(devices, pairs, spec.port)
+            if index is None:
                 index = _index_before(devices, _SERIAL_BEFORE)
             _insert(devices, index, wanted, 2)
             changes.append("add serial port %d (%s, %s)" % (spec.port, _describe_chardev(spec), spec.target_type))
+    # With the serial itself already right, a stale twin only occurs in hand-written XML (libvirt's canonical
+    # XML never has one); it is reported all the same.
     twin_change = _sync_twin(devices, 2)
-    if twin_change and changes:
+    if twin_change:
         changes.append(twin_change)
-    elif twin_change:
-        # The serial itself was already right; libvirt's canonical XML never has a stale twin, so this only
-        # happens on hand-written XML. Report it honestly.
-        changes.append(twin_change)
+
+
+def _port_order_index(devices, pairs, port):
+    """Where a new device for ``port`` goes so that ``pairs`` ((port, element), in document order) stay in port
+    order; None when there are none of them yet."""
+    later = [e for p, e in pairs if p > port]
+    if later:
+        return list(devices).index(later[0])
+    if pairs:
+        return list(devices).index(pairs[-1][1]) + 1
+    return None
 
 
 def _carry_over(old, new, same_bus):
@@ -785,12 +790,8 @@ def _plan_virtio(devices, spec, changes):
         changes.append("change virtio console port %d (hvc%d) to %s" % (spec.port, spec.port,
                                                                         _describe_chardev(spec)))
         return
-    later = [e for p, e in pairs if p > spec.port]
-    if later:
-        index = list(devices).index(later[0])
-    elif pairs:
-        index = list(devices).index(pairs[-1][1]) + 1
-    else:
+    index = _port_order_index(devices, pairs, spec.port)
+    if index is None:
         consoles = devices.findall("console")
         if consoles:
             index = list(devices).index(consoles[-1]) + 1
