@@ -6,54 +6,19 @@
 
 from __future__ import annotations
 
-import json
-import uuid
-
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 libvirt = pytest.importorskip("libvirt")
+
+from libvirt_test_driver import run as run_module  # noqa: E402
+from libvirt_test_driver import xml_of  # noqa: E402
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt as lv  # noqa: E402
 from ansible_collections.ttyfleet.serial_console.plugins.modules import domain_serial  # noqa: E402
 
-URI = "test:///default"
-FLAGS = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
-DOMAIN = """<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os><devices></devices></domain>"""
-
-
-@pytest.fixture
-def conn():
-    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-    c = libvirt.open(URI)
-    made = []
-
-    def define():
-        name = "tf-unit-%s" % uuid.uuid4().hex[:8]
-        made.append(c.defineXML(DOMAIN % name))
-        return name
-
-    c.make = define
-    yield c
-    for d in made:
-        try:
-            d.undefine()
-        except libvirt.libvirtError:
-            pass
-    c.close()
-
 
 def run(args, capsys, check=False):
-    args = dict(args, uri=URI, _ansible_check_mode=check, _ansible_diff=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            domain_serial.main()
-    return json.loads(capsys.readouterr().out)
-
-
-def xml_of(conn, name):
-    return conn.lookupByName(name).XMLDesc(FLAGS)
+    return run_module(domain_serial, args, capsys, check=check, diff=True)
 
 
 def test_each_domain_gets_its_own_log_file(conn, capsys):

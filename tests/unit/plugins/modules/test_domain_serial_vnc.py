@@ -10,60 +10,19 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-import uuid
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 libvirt = pytest.importorskip("libvirt")
+
+from libvirt_test_driver import FLAGS, run, xml_of  # noqa: E402
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx  # noqa: E402
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt as lv  # noqa: E402
 from ansible_collections.ttyfleet.serial_console.plugins.modules import domain_serial, domain_vnc  # noqa: E402
 
-URI = "test:///default"
-FLAGS = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
-
-DOMAIN = """<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>
-  <devices>%s</devices></domain>"""
-
-
-@pytest.fixture
-def conn():
-    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-    c = libvirt.open(URI)
-    made = []
-
-    def define(devices="", name=None):
-        name = name or "tf-unit-%s" % uuid.uuid4().hex[:8]
-        made.append(c.defineXML(DOMAIN % (name, devices)))
-        return name
-
-    c.make = define
-    yield c
-    for d in made:
-        try:
-            d.undefine()
-        except libvirt.libvirtError:
-            pass
-    c.close()
-
-
-def run(module, args, capsys, check=False, diff=False):
-    args = dict(args, uri=args.get("uri", URI), _ansible_check_mode=check, _ansible_diff=diff)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    return json.loads(capsys.readouterr().out)
-
-
-def xml_of(conn, name):
-    return conn.lookupByName(name).XMLDesc(FLAGS)
-
 
 # ---------------------------------------------------------------------------------------------- happy paths
-
 def test_serial_check_real_check_real(conn, capsys):
     name = conn.make()
     before = xml_of(conn, name)
