@@ -2,7 +2,7 @@
 # Copyright: ttyfleet.serial_console contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""guest_console_facts on prepared root trees: distribution family, pam_securetty through includes and bracketed
+"""guest_console_info on prepared root trees: distribution family, pam_securetty through includes and bracketed
 controls, live UART, getty process found through its standard input, boot method without GRUB."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import os
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.ttyfleet.serial_console.plugins.modules import guest_console_facts as facts
+from ansible_collections.ttyfleet.serial_console.plugins.modules import guest_console_info as info
 
 
 def run(capsys, root, tty="ttyS0"):
     with patch_module_args({"root": str(root), "tty": tty}):
         with pytest.raises(SystemExit):
-            facts.main()
+            info.main()
     return json.loads(capsys.readouterr().out)
 
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Guest-phase benchmark (not a test): remote module calls and wall time per guest of the `guest` role on one stock
+# TCG lab guest, first converge and then a no-op re-run. See bench/README.md ("Guest phase").
+#
+# usage: bench/guest_phase.sh [LABEL]     LABEL names the result file (default: the git commit)
+# Boots one guest with scripts/lab.sh: run it under the boot lock (flock /var/lock/ttyfleet-boot ...).
+# Counting: ansible-playbook -vvv logs every ssh command it sends ("SSH: EXEC"); with pipelining (the lab's
+# inventory sets it) one module call is one ssh command that starts python on the guest. Both counts are kept.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$here")
+export ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-${BUILD:-/var/tmp/ttyfleet-build-$(printf %s "$ROOT" | md5sum | cut -c1-8)}}
+if [[ ! -f $ANSIBLE_COLLECTIONS_PATH/ansible_collections/ttyfleet/serial_console/galaxy.yml ]]; then
+  echo "$(basename "$0"): no collection under $ANSIBLE_COLLECTIONS_PATH: run 'make sync' first" >&2; exit 2
+fi
+export ANSIBLE_FORCE_COLOR=0 ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_CALLBACKS_ENABLED=profile_tasks
+PY=$ROOT/.venv/bin/python
+PLAYBOOK=$ROOT/.venv/bin/ansible-playbook
+FLAVOUR=${BENCH_FLAVOUR:-bookworm}
+label=${1:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out=$here/results/guest-phase-$stamp-$label
+mkdir -p "$out"
+lab=$out/lab
+cleanup() { bash "$ROOT/scripts/lab.sh" destroy "$lab" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+log() { printf '[bench-guest %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+log "booting one stock $FLAVOUR guest (not timed)"
+bash "$ROOT/scripts/lab.sh" create "$lab" "gp-bench-1:$FLAVOUR" >"$out/lab-create.log" 2>&1 ||
+  { tail -n 30 "$out/lab-create.log"; exit 1; }
+
+rows=()
+for run in converge noop; do
+  log "$run"
+  t0=$(date +%s.%N)
+  "$PLAYBOOK" -vvv -i "$lab/inventory.yml" "$here/guest_phase.yml" >"$out/$run.log" 2>&1 ||
+    { tail -n 40 "$out/$run.log"; exit 1; }
+  t1=$(date +%s.%N)
+  rows+=("$run $t0 $t1")
+done
+
+"$PY" - "$out" "$label" "${rows[@]}" <<'PY'
+import json, re, sys
+out, label, rows = sys.argv[1], sys.argv[2], [r.split() for r in sys.argv[3:]]
+data = {"label": label, "runs": {}}
+print("\nGuest phase on one TCG guest (%s)" % label)
+print("  run      | module calls | ssh commands | changed | wall s")
+for name, t0, t1 in rows:
+    text = open("%s/%s.log" % (out, name), encoding="utf-8", errors="replace").read()
+    execs = [l for l in text.splitlines() if "SSH: EXEC" in l]
+    modules = [l for l in execs if "python3" in l]
+    recap = re.search(r"gp-bench-1\s*:\s*ok=(\d+)\s+changed=(\d+)", text)
+    changed = int(recap.group(2)) if recap else None
+    wall = float(t1) - float(t0)
+    data["runs"][name] = {"module_calls": len(modules), "ssh_commands": len(execs), "changed": changed,
+                          "wall_s": round(wall, 1)}
+    print("  %-8s | %12d | %12d | %7s | %6.1f" % (name, len(modules), len(execs), changed, wall))
+json.dump(data, open(out + "/guest_phase.json", "w"), indent=1)
+print("  written: %s/guest_phase.json" % out)
+PY
