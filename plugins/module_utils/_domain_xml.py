@@ -19,10 +19,12 @@ models exactly that rule so that a plan predicts libvirt's canonical XML and a s
 from __future__ import annotations
 
 import copy
-import ipaddress
+import datetime
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
+
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _exposure as exposure
 
 REDACTED = "********"
 
@@ -34,7 +36,9 @@ PROTOCOLS = ("raw", "telnet")
 VNC_PASSWORD_MAX = 8  # libvirt 9.0 rejects longer ones; older QEMU silently used only 8 bytes
 VNC_PORT_MIN = 5900
 TCP_PORT_MAX = 65535
-WILDCARD_LISTEN = ("0.0.0.0", "::")
+LISTEN_SOCKET = "socket"  # domain_vnc listen values besides an IP address
+LISTEN_NONE = "none"
+VALID_TO_FORMAT = "%Y-%m-%dT%H:%M:%S"  # libvirt's passwdValidTo, UTC
 # Per-domain placeholders in log_file and source_path; nothing else in braces is allowed in those paths.
 PATH_PLACEHOLDERS = ("{name}", "{uuid}")
 _PLACEHOLDER_RE = re.compile(r"\{(?:name|uuid)\}")
@@ -434,12 +438,23 @@ def validate_serial_spec(params):
 
 @dataclass(frozen=True)
 class VncSpec:
+    """domain_vnc options. None means "not given": the device keeps what it has (a new device gets 127.0.0.1,
+    autoport). An empty keymap / password_valid_to or websocket 0 removes that setting."""
+
     state: str = "present"
-    listen: str = "127.0.0.1"
-    port: int = -1
+    listen: str | None = None  # an IP (normalised), LISTEN_SOCKET, LISTEN_NONE, or None
+    allow_remote_listen: bool = False
+    replace_private_listen: bool = False
+    port: int | None = None
     websocket: int | None = None
     keymap: str | None = None
     password: str | None = field(default=None, repr=False)
+    password_valid_to: str | None = None
+    now: str = ""  # UTC, libvirt's format; a passwdValidTo before it has expired
+
+    @property
+    def tcp_listen(self):
+        return self.listen not in (LISTEN_SOCKET, LISTEN_NONE)
 
 
 def _vnc_port(value, what):
@@ -449,45 +464,91 @@ def _vnc_port(value, what):
     return value
 
 
+def _utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime(VALID_TO_FORMAT)
+
+
+def _valid_to(value):
+    """passwdValidTo in libvirt's form (UTC, YYYY-MM-DDTHH:MM:SS); accepts a Z or +HH:MM suffix."""
+    text = str(value).strip()
+    m = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(Z|[+-]\d{2}:\d{2})?$", text)
+    if not m:
+        raise SpecError("password_valid_to must be an ISO 8601 time like 2026-12-31T23:59:59 (UTC) or with Z or "
+                        "+01:00, got %r" % text[:40])
+    try:
+        when = datetime.datetime.strptime(m.group(1), VALID_TO_FORMAT)
+    except ValueError:
+        raise SpecError("password_valid_to %r is not a valid date and time" % text[:40]) from None
+    if m.group(2) and m.group(2) != "Z":
+        sign = 1 if m.group(2)[0] == "+" else -1
+        hours, minutes = int(m.group(2)[1:3]), int(m.group(2)[4:6])
+        when -= sign * datetime.timedelta(hours=hours, minutes=minutes)
+    return when.strftime(VALID_TO_FORMAT)
+
+
 def validate_vnc_spec(params):
-    """Check and normalise domain_vnc options. Never put the password into a message."""
+    """Check and normalise domain_vnc options. Never put the password into a message.
+
+    What depends on the domain (its current password, a socket/none listen) is decided in plan_vnc."""
     p = dict(params)
     state = p.get("state") or "present"
     if state not in ("present", "absent"):
         raise SpecError("state must be present or absent, got %r" % state)
     if state == "absent":
         return VncSpec(state=state)
-    listen = p.get("listen")
-    listen = "127.0.0.1" if listen is None else str(listen).strip()
-    try:
-        listen = str(ipaddress.ip_address(listen))
-    except ValueError:
-        raise SpecError("listen must be an IP address (for example 127.0.0.1 or ::1), got %r" % listen) from None
+    now = p.get("_now") or _utc_now()
+    opt_in = bool(p.get("allow_remote_listen") or p.get("allow_wildcard_listen"))
     password = p.get("password")
     if password is not None:
-        password = str(password)
+        if not isinstance(password, str):
+            raise SpecError("password must be a string")
         if not password:
             raise SpecError("password must not be empty (an empty VNC password locks everybody out); "
                             "omit it to keep the current one")
         if len(password) > VNC_PASSWORD_MAX:
             raise SpecError("password is %d characters long; VNC allows at most %d"
                             % (len(password), VNC_PASSWORD_MAX))
-    if listen in WILDCARD_LISTEN:
-        if not p.get("allow_wildcard_listen"):
-            raise SpecError("listen %s exposes VNC on every interface; set allow_wildcard_listen: true to "
-                            "confirm (and set a password)" % listen)
-        if password is None:
-            raise SpecError("listen %s with allow_wildcard_listen needs a password in the same task" % listen)
-    port = _vnc_port(p.get("port") if p.get("port") is not None else -1, "port")
+        if any(ord(c) < 32 or ord(c) == 127 for c in password):
+            raise SpecError("password must not contain control characters")
+    listen = p.get("listen")
+    if listen is not None:
+        listen = str(listen).strip()
+        if listen not in (LISTEN_SOCKET, LISTEN_NONE):
+            addr = exposure.classify(listen)
+            if addr.kind in (exposure.HOSTNAME, exposure.INVALID):
+                raise SpecError("listen must be an IP address (for example 127.0.0.1 or ::1), socket or none; "
+                                "got %r, %s%s" % (listen[:80], addr.note, ", and libvirt would only fail at start"
+                                                  if addr.kind == exposure.HOSTNAME else ""))
+            problem = exposure.exposure_problem(listen, "listen", opt_in, "allow_remote_listen", True, "password",
+                                                "VNC")
+            if problem:
+                raise SpecError(problem)
+            listen = addr.address
+    port = p.get("port")
     websocket = p.get("websocket")
+    if port is not None:
+        port = _vnc_port(port, "port")
     if websocket is not None:
-        websocket = _vnc_port(websocket, "websocket")
+        websocket = _int(websocket, "websocket")
+        if websocket != -1 and websocket != 0 and not VNC_PORT_MIN <= websocket <= TCP_PORT_MAX:
+            raise SpecError("websocket must be -1 (automatic), between 5900 and 65535, or 0 to remove it, got %d"
+                            % websocket)
+    if listen in (LISTEN_SOCKET, LISTEN_NONE) and (port is not None or websocket not in (None, 0)):
+        raise SpecError("port and websocket are only used with a TCP listen, not listen %s" % listen)
     keymap = p.get("keymap")
     if keymap is not None:
         keymap = str(keymap)
-        if not re.match(r"^[A-Za-z]{2,3}(-[A-Za-z]{2,3})?$", keymap):
-            raise SpecError("keymap must look like en-us or de, got %r" % keymap)
-    return VncSpec(state=state, listen=listen, port=port, websocket=websocket, keymap=keymap, password=password)
+        if keymap and not re.match(r"^[A-Za-z]{2,3}(-[A-Za-z]{2,3})?$", keymap):
+            raise SpecError("keymap must look like en-us or de (or \"\" to remove it), got %r" % keymap[:40])
+    valid_to = p.get("password_valid_to")
+    if valid_to is not None:
+        valid_to = _valid_to(valid_to) if str(valid_to) != "" else ""
+        if valid_to and valid_to <= now:
+            raise SpecError("password_valid_to %s is not in the future (now %s UTC): the password would be dead on "
+                            "arrival" % (valid_to, now))
+    return VncSpec(state=state, listen=listen, allow_remote_listen=opt_in,
+                   replace_private_listen=bool(p.get("replace_private_listen")), port=port, websocket=websocket,
+                   keymap=keymap, password=password, password_valid_to=valid_to, now=now)
 
 
 # --------------------------------------------------------------------------------------------- chardevs
@@ -820,16 +881,55 @@ def _first_vnc(devices):
     return None
 
 
-def _vnc_listen(g):
+def vnc_listen(g):
+    """A VNC device's listen as (type, value): ("address", ip or None for the host default), ("socket", path or
+    None for one libvirt makes), ("network", name) or ("none", None)."""
     for lis in g.findall("listen"):
         ltype = lis.get("type", "address")
         if ltype == "address":
-            return lis.get("address") or g.get("listen")
-        return "%s:%s" % (ltype, lis.get("network") or lis.get("socket") or "")
-    return g.get("listen")
+            return ("address", lis.get("address") or g.get("listen"))
+        if ltype == "socket":
+            return ("socket", lis.get("socket") or g.get("socket"))
+        if ltype == "network":
+            return ("network", lis.get("network"))
+        return (ltype, None)
+    if g.get("socket"):
+        return ("socket", g.get("socket"))
+    return ("address", g.get("listen"))
 
 
-def _vnc_port_of(g, live=False):
+def _listen_rank(listen):
+    """How private a listen is: 0 none, 1 UNIX socket, 2 loopback TCP, 3 anything reachable from elsewhere
+    (another IP, a wildcard, a network, or the host default, which qemu.conf may set to 0.0.0.0)."""
+    ltype, value = listen
+    if ltype == LISTEN_NONE:
+        return 0
+    if ltype == LISTEN_SOCKET:
+        return 1
+    if ltype == "address" and value and exposure.classify(value).kind == exposure.LOOPBACK:
+        return 2
+    return 3
+
+
+def describe_vnc_listen(listen):
+    ltype, value = listen
+    if ltype == "address":
+        return exposure.describe(value) if value else "the host default (qemu.conf vnc_listen)"
+    if ltype == LISTEN_SOCKET:
+        return "a UNIX socket" + (" (%s)" % value if value else "")
+    if ltype == "network":
+        return "libvirt network %s" % value
+    return "none (no listener)"
+
+
+def _listen_text(listen):
+    ltype, value = listen
+    if ltype == "address":
+        return value or "default"
+    return "%s:%s" % (ltype, value or "")
+
+
+def _vnc_port_of(g):
     if g.get("autoport") == "yes" or g.get("port") in (None, "-1"):
         return -1
     try:
@@ -839,8 +939,9 @@ def _vnc_port_of(g, live=False):
 
 
 def vnc_key(g, live=False):
-    """What libvirt keeps of a VNC device, without the password. In live XML an autoport device shows the
-    port QEMU picked, so autoport is read from the autoport attribute."""
+    """What libvirt keeps of a VNC device, without the password: (port, listen, websocket, keymap,
+    passwdValidTo). In live XML an autoport device shows the port QEMU picked, so autoport is read from the
+    autoport attribute; a generated websocket port counts as -1."""
     if g is None:
         return None
     websocket = g.get("websocket")
@@ -851,43 +952,129 @@ def vnc_key(g, live=False):
             pass
     if live and websocket is not None and g.get("websocketGenerated") == "yes":
         websocket = -1
-    return (_vnc_port_of(g, live), _vnc_listen(g), websocket, g.get("keymap"))
-
-
-def _spec_vnc_key(spec):
-    return (spec.port, spec.listen, spec.websocket, spec.keymap)
+    return (_vnc_port_of(g), vnc_listen(g), websocket, g.get("keymap"), g.get("passwdValidTo"))
 
 
 def _describe_vnc(key):
-    port, listen, websocket, keymap = key
-    parts = ["listen %s" % (listen or "default"), "autoport" if port == -1 else "port %s" % port]
+    port, listen, websocket, keymap, valid_to = key
+    parts = ["listen %s" % _listen_text(listen)]
+    if listen[0] not in (LISTEN_SOCKET, LISTEN_NONE) or port != -1:
+        parts.append("autoport" if port == -1 else "port %s" % port)
     if websocket is not None:
         parts.append("websocket %s" % ("auto" if websocket == -1 else websocket))
     if keymap:
         parts.append("keymap %s" % keymap)
+    if valid_to:
+        parts.append("password valid to %s" % valid_to)
     return ", ".join(parts)
 
 
-def _apply_vnc(g, spec):
-    if spec.port == -1:
-        g.set("port", "-1")
-        g.set("autoport", "yes")
-    else:
-        g.set("port", str(spec.port))
-        g.set("autoport", "no")
-    g.set("listen", spec.listen)
-    g.attrib.pop("socket", None)  # a VNC unix socket would win over the address
-    for key, value in (("websocket", spec.websocket), ("keymap", spec.keymap)):
-        if value is None:
-            g.attrib.pop(key, None)
-        else:
-            g.set(key, str(value))
-    if spec.password is not None:
-        g.set("passwd", spec.password)
+def _set_listen(g, listen):
+    ltype, value = listen
     for lis in g.findall("listen"):
         g.remove(lis)
-    lis = ET.Element("listen", {"type": "address", "address": spec.listen})
+    g.attrib.pop("listen", None)
+    g.attrib.pop("socket", None)  # a VNC unix socket would win over the address
+    lis = ET.Element("listen", {"type": ltype})
+    if ltype == "address":
+        lis.set("address", value)
+        g.set("listen", value)
+    elif ltype == LISTEN_SOCKET and value:
+        lis.set("socket", value)
+        g.set("socket", value)
     g.insert(0, lis)
+
+
+_EXPIRED_NOTE = "drop the password expiry %s, already past: kept, the new password would be dead on arrival"
+
+
+def _stale(valid_to, now):
+    """An existing passwdValidTo at or before now (or one we cannot read) has expired."""
+    if not valid_to:
+        return False
+    if not re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", valid_to):
+        return True
+    return valid_to <= now
+
+
+def _wanted_listen(current, spec, password_after):
+    """The listen the device must have after this task, and why it changes when the caller did not ask.
+    PlanError when the exposure policy refuses."""
+    have = vnc_listen(current) if current is not None else None
+    reason = None
+    if spec.listen is None:
+        if have is None:
+            want = ("address", "127.0.0.1")
+        elif _listen_rank(have) < 3 or spec.allow_remote_listen:
+            want = have  # omitted: untouched (socket and none are never turned into TCP)
+        else:
+            want = ("address", "127.0.0.1")
+            reason = "allow_remote_listen is not set, so listen %s is closed" % describe_vnc_listen(have)
+    elif spec.listen == LISTEN_SOCKET:
+        want = have if have is not None and have[0] == LISTEN_SOCKET else (LISTEN_SOCKET, None)
+    elif spec.listen == LISTEN_NONE:
+        want = (LISTEN_NONE, None)
+    else:
+        want = ("address", spec.listen)
+    if have is not None and _listen_rank(have) < 2 and _listen_rank(want) > _listen_rank(have) \
+            and not spec.replace_private_listen:
+        raise PlanError("the VNC device listens on %s, which is more private than listen %s; set "
+                        "replace_private_listen: true to replace it (and allow_remote_listen for a non-loopback "
+                        "address)" % (describe_vnc_listen(have), _listen_text(want)))
+    if _listen_rank(want) == 3 and not password_after:
+        raise PlanError("listen %s with allow_remote_listen needs password as well (set it in the same task or "
+                        "keep an existing one)" % describe_vnc_listen(want))
+    return want, reason
+
+
+def _plan_vnc_attrs(current, spec):
+    """The device as it must be: a copy of the current one (unknown attributes and children kept) with what
+    the caller gave applied. Returns (element, notes)."""
+    password_after = spec.password if spec.password is not None else (
+        current.get("passwd") if current is not None else None)
+    g = copy.deepcopy(current) if current is not None else ET.Element("graphics", {"type": "vnc"})
+    notes = []
+    want_listen, reason = _wanted_listen(current, spec, password_after)
+    if current is None or vnc_listen(current) != want_listen:
+        _set_listen(g, want_listen)
+    if reason:
+        notes.append(reason)
+    tcp = want_listen[0] not in (LISTEN_SOCKET, LISTEN_NONE)
+    if spec.port is not None:
+        if not tcp:
+            raise PlanError("port is only used with a TCP listen; the VNC device listens on %s"
+                            % describe_vnc_listen(want_listen))
+        g.set("port", str(spec.port))
+        g.set("autoport", "yes" if spec.port == -1 else "no")
+    elif tcp and g.get("port") is None and g.get("autoport") is None:
+        g.set("port", "-1")
+        g.set("autoport", "yes")
+    if spec.websocket == 0:
+        g.attrib.pop("websocket", None)
+        g.attrib.pop("websocketGenerated", None)
+    elif spec.websocket is not None:
+        if not tcp:
+            raise PlanError("websocket is only used with a TCP listen; the VNC device listens on %s"
+                            % describe_vnc_listen(want_listen))
+        g.set("websocket", str(spec.websocket))
+    if spec.keymap == "":
+        g.attrib.pop("keymap", None)
+    elif spec.keymap is not None:
+        g.set("keymap", spec.keymap)
+    if spec.password is not None:
+        g.set("passwd", spec.password)
+    password_change = spec.password is not None and (current is None or current.get("passwd") != spec.password)
+    if spec.password_valid_to == "":
+        g.attrib.pop("passwdValidTo", None)
+    elif spec.password_valid_to is not None:
+        if not password_after:
+            raise PlanError("password_valid_to needs a password (the VNC device has none; set password)")
+        g.set("passwdValidTo", spec.password_valid_to)
+    elif password_change and _stale(g.get("passwdValidTo"), spec.now):
+        # The old password's expiry is in the past: kept, it would make the new password dead on arrival.
+        notes.append(_EXPIRED_NOTE % g.get("passwdValidTo"))
+        g.attrib.pop("passwdValidTo", None)
+    return g, notes, password_change
 
 
 def plan_vnc(xml_text, spec):
@@ -921,28 +1108,35 @@ def _plan_vnc_tree(root, spec, xml_text):
         if not changes:
             return Plan(before=before)
         return Plan(changes, before=before, after="", root=root, text=xml_text)
-    want = _spec_vnc_key(spec)
+    wanted, notes, password_change = _plan_vnc_attrs(current, spec)
+    want = vnc_key(wanted)
     if current is None:
-        g = ET.Element("graphics", {"type": "vnc"})
-        _apply_vnc(g, spec)
-        _insert(devices, _graphics_index(devices), g, 2)
+        _insert(devices, _graphics_index(devices), wanted, 2)
         password_note = ", password set" if spec.password is not None else ""
         changes.append("add VNC graphics (%s%s)" % (_describe_vnc(want), password_note))
-        current = g
-    else:
-        have = vnc_key(current)
-        password_change = spec.password is not None and current.get("passwd") != spec.password
-        if have == want and not password_change:
-            return Plan(before=before)
-        if have != want:
-            changes.append("change VNC graphics from (%s) to (%s)" % (_describe_vnc(have), _describe_vnc(want)))
-        if password_change:
-            changes.append("set VNC password" if current.get("passwd") is None else "change VNC password")
-        tail = current.tail
-        _apply_vnc(current, spec)
-        ET.indent(current, space="  ", level=2)
-        current.tail = tail
-    return Plan(changes, before=before, after=[current], root=root, text=xml_text)
+        return Plan(changes, before=before, after=[wanted], root=root, text=xml_text)
+    have = vnc_key(current)
+    expired = [n for n in notes if n.startswith(_EXPIRED_NOTE[:20])]
+    if expired:
+        have = have[:4] + (None,)  # said once, by its own line
+    unknown_differs = _vnc_rest(current) != _vnc_rest(wanted)
+    if have == want and not password_change and not unknown_differs:
+        return Plan(before=before)
+    if have != want or unknown_differs:
+        line = "change VNC graphics from (%s) to (%s)" % (_describe_vnc(have), _describe_vnc(want))
+        reason = [n for n in notes if n not in expired]
+        changes.append(line + (": " + reason[0] if reason else ""))
+    if password_change:
+        changes.append("set VNC password" if current.get("passwd") is None else "change VNC password")
+    changes.extend(expired)
+    _replace(devices, current, wanted, 2)
+    return Plan(changes, before=before, after=[wanted], root=root, text=xml_text)
+
+
+def _vnc_rest(g):
+    """Attributes beyond the ones vnc_key compares and the password (for example port/autoport spelled
+    differently): a difference there is still a change to write."""
+    return tuple(sorted((k, v) for k, v in g.attrib.items() if k not in ("passwd", "passwdValidTo")))
 
 
 def _graphics_index(devices):
@@ -961,9 +1155,14 @@ def vnc_device_xml(xml_text):
     return ET.tostring(g, encoding="unicode")
 
 
-def with_vnc_password(device_xml, password):
+def with_vnc_password(device_xml, password, valid_to=None):
+    """The live device with the persistent password (and its passwdValidTo, or none) for updateDeviceFlags."""
     g = ET.fromstring(device_xml)
     g.set("passwd", password)
+    if valid_to:
+        g.set("passwdValidTo", valid_to)
+    else:
+        g.attrib.pop("passwdValidTo", None)
     return ET.tostring(g, encoding="unicode")
 
 
@@ -989,8 +1188,14 @@ def vnc_live_state(live_xml, inactive_xml):
     persistent = _first_vnc(parse_domain(inactive_xml).find("devices"))
     if live is None or persistent is None:
         return (live is not None) != (persistent is not None), False
-    settings_differ = vnc_key(live, live=True) != vnc_key(persistent)
-    return settings_differ, live.get("passwd") != persistent.get("passwd")
+    live_key, persistent_key = vnc_key(live, live=True), vnc_key(persistent)
+    if persistent_key[1][1] is None and live_key[1][0] == persistent_key[1][0]:
+        # a socket libvirt names or the host's default address: only the running domain shows the value
+        live_key = live_key[:1] + (persistent_key[1],) + live_key[2:]
+    settings_differ = live_key[:4] != persistent_key[:4]
+    password_differs = (live.get("passwd"), live.get("passwdValidTo")) != (persistent.get("passwd"),
+                                                                          persistent.get("passwdValidTo"))
+    return settings_differ, password_differs
 
 
 def has_acpi(xml_text):
@@ -1024,8 +1229,14 @@ def serial_device_xml(xml_text, spec):
 
 def vnc_password(xml_text):
     """The password of the first VNC device (from XML read with the SECURE flag), or None."""
+    return vnc_auth(xml_text)[0]
+
+
+def vnc_auth(xml_text):
+    """(passwd, passwdValidTo) of the first VNC device (from XML read with the SECURE flag); None for each that
+    is not there."""
     g = _first_vnc(parse_domain(xml_text).find("devices"))
-    return g.get("passwd") if g is not None else None
+    return (g.get("passwd"), g.get("passwdValidTo")) if g is not None else (None, None)
 
 
 def live_attach_blocker(live_xml, spec):

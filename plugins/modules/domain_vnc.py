@@ -13,13 +13,22 @@ version_added: 0.1.0
 description:
   - Ensures a VNC C(<graphics>) device in the persistent definition of one domain, a list of domains, or every
     domain of a hypervisor, or removes it (O(state=absent)). Other graphics (SPICE) are left alone.
-  - Safe by default, it listens on C(127.0.0.1). Listening on every interface (C(0.0.0.0) or C(::)) needs
-    O(allow_wildcard_listen=true) and a O(password).
+  - Safe by default. A new device listens on C(127.0.0.1). Any other address (another IP, C(0.0.0.0), C(::) and
+    every other spelling of a wildcard such as C(::ffff:0.0.0.0) or C(0:0::0)) needs
+    O(allow_remote_listen=true) and a password (O(password), or one the device already has). Host names are
+    refused: they are never resolved to decide what is exposed.
+  - A device that listens on a UNIX socket (C(<listen type='socket'/>)) or not at all (C(type='none')) is never
+    turned into a TCP listener by default; it is kept and reported ok. Only an explicit O(listen) together with
+    O(replace_private_listen=true) replaces it.
+  - Omitted means untouched. An option left out keeps what the device has (listen, port, websocket, keymap,
+    password, C(passwdValidTo)); removing takes an explicit value (O(keymap=""), O(websocket=0),
+    O(password_valid_to="")). The one exception is exposure. An existing non-loopback listen is moved to
+    C(127.0.0.1) unless O(allow_remote_listen=true), because nothing is left exposed that the caller did not opt
+    into.
+  - Attributes and children of the device that the module does not manage are kept.
   - The module reads each domain's persistent XML with C(VIR_DOMAIN_XML_INACTIVE|VIR_DOMAIN_XML_SECURE), so an
     existing password is seen and never silently dropped, changes only the first VNC device, defines the result
     with C(VIR_DOMAIN_DEFINE_VALIDATE), re-reads it and fails if libvirt did not keep the change.
-  - O(listen), O(port), O(websocket) and O(keymap) describe the device exactly (leaving out O(keymap) removes
-    one). O(password) is different, leaving it out keeps the current password.
   - All domains are read and planned first; if any fails, nothing is written. If a domain's XML changes between
     the read and the define, the module plans again on the fresh XML instead of overwriting that change.
   - On a running domain a new password is also applied live (O(live)); libvirt cannot change the listen
@@ -45,34 +54,59 @@ options:
     default: present
   listen:
     description:
-      - IP address VNC listens on. Must be an IP literal; host names and network names are refused, because
-        libvirt accepts a bad address at define time and the domain would then fail to start.
+      - IP address VNC listens on, or V(socket) (a UNIX socket libvirt creates) or V(none) (no listener; the
+        display is reached only through libvirt).
+      - Left out, an existing device keeps its listen (but see O(allow_remote_listen)) and a new device gets
+        C(127.0.0.1).
+      - Host names and network names are refused, because a name is never resolved to decide what is exposed,
+        and libvirt accepts a bad address at define time and the domain would then fail to start. Numeric
+        shorthands the resolver reads as an address (C(0), C(127.1)) are refused too; write the address in full.
     type: str
-    default: 127.0.0.1
-  allow_wildcard_listen:
+  allow_remote_listen:
     description:
-      - Confirm that O(listen) may be C(0.0.0.0) or C(::), which exposes the display on every interface. A
-        O(password) is then required as well. Prefer SSH tunnels to C(127.0.0.1).
+      - Confirm that the display may listen on an address other than loopback (another IP, or every interface
+        with C(0.0.0.0), C(::) or another spelling of them). A password is then required as well, set with
+        O(password) or already on the device. Prefer SSH tunnels to C(127.0.0.1).
+      - Without it an existing non-loopback listen is moved to C(127.0.0.1), and the change says why.
+    type: bool
+    default: false
+    aliases: [allow_wildcard_listen]
+  replace_private_listen:
+    description:
+      - Allow an explicit O(listen) to replace a listen that is more private than the one asked for (a UNIX
+        socket or V(none) replaced by a TCP address, or V(none) by a socket). Without it such a change is refused
+        and nothing is written.
     type: bool
     default: false
   port:
     description:
       - TCP port of the display, 5900-65535, or V(-1) to let libvirt pick one when the domain starts (autoport).
+      - Left out, an existing device keeps its port and a new device gets V(-1).
     type: int
-    default: -1
   websocket:
     description:
-      - Port of a WebSocket listener (for noVNC), 5900-65535, or V(-1) to let libvirt pick one. Leave out for none.
+      - Port of a WebSocket listener (for noVNC), 5900-65535, or V(-1) to let libvirt pick one. V(0) removes it.
+        Left out, the device keeps what it has.
     type: int
   keymap:
     description:
-      - Keyboard layout passed to QEMU, for example V(en-us) or V(de). Leave out for QEMU's default.
+      - Keyboard layout passed to QEMU, for example V(en-us) or V(de). An empty string removes it (QEMU's default).
+        Left out, the device keeps what it has.
     type: str
   password:
     description:
       - VNC password, 1-8 characters (VNC uses only 8; libvirt refuses longer ones). Never logged or returned;
         diffs show it as C(********).
-      - Leave out to keep the current password, if any.
+      - Leave out to keep the current password, if any. There is no option to remove a password; remove the
+        device (O(state=absent)) if that is really meant.
+    type: str
+  password_valid_to:
+    description:
+      - When the password expires (C(passwdValidTo)), as an ISO 8601 time, C(2026-12-31T23:59:59) (UTC) or with
+        C(Z) or an offset such as C(+01:00); stored in UTC. A time that is not in the future is refused.
+        An empty string removes the expiry.
+      - Left out, the device keeps its expiry, except that an expiry already in the past is dropped when
+        O(password) changes, so that a rotated password is never dead on arrival.
     type: str
   live:
     description:
@@ -126,8 +160,20 @@ EXAMPLES = r"""
   ttyfleet.serial_console.domain_vnc:
     name: lab1
     listen: 0.0.0.0
-    allow_wildcard_listen: true
+    allow_remote_listen: true
     password: "{{ vnc_password }}"
+
+- name: A password valid for a day
+  ttyfleet.serial_console.domain_vnc:
+    name: lab1
+    password: "{{ vnc_password }}"
+    password_valid_to: "{{ '%Y-%m-%dT%H:%M:%SZ' | strftime(now(utc=true).timestamp() + 86400, utc=true) }}"
+
+- name: Drop the keymap and the websocket, leave the rest as it is
+  ttyfleet.serial_console.domain_vnc:
+    name: web1
+    keymap: ""
+    websocket: 0
 
 - name: No VNC at all
   ttyfleet.serial_console.domain_vnc:
@@ -201,7 +247,7 @@ class VncDevice:
         result = runner.LiveResult(restart_required=settings_differ)
         if not password_differs:
             return result
-        password = dx.vnc_password(ctx.persistent_xml)
+        password, valid_to = dx.vnc_auth(ctx.persistent_xml)
         device = dx.vnc_device_xml(ctx.live_xml)
         if not ctx.live or password is None or device is None:
             # Removing a password live is not possible (an empty one locks VNC); it goes at the next cold start.
@@ -211,7 +257,7 @@ class VncDevice:
             result.live_applied = True
             result.changes.append("apply the VNC password to the running domain")
             return result
-        error = lv.apply_device_live(ctx.dom, dx.with_vnc_password(device, password))
+        error = lv.apply_device_live(ctx.dom, dx.with_vnc_password(device, password, valid_to))
         if error:
             result.restart_required = True
             result.warnings.append("could not apply the VNC password to the running domain (%s); it takes "
@@ -226,12 +272,14 @@ def main():
     argument_spec = dict(
         runner.DOMAIN_ARGS,
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        listen=dict(type="str", default="127.0.0.1"),
-        allow_wildcard_listen=dict(type="bool", default=False),
-        port=dict(type="int", default=-1),
+        listen=dict(type="str"),
+        allow_remote_listen=dict(type="bool", default=False, aliases=["allow_wildcard_listen"]),
+        replace_private_listen=dict(type="bool", default=False),
+        port=dict(type="int"),
         websocket=dict(type="int"),
         keymap=dict(type="str", no_log=False),
         password=dict(type="str", no_log=True),
+        password_valid_to=dict(type="str", no_log=False),
         live=dict(type="bool", default=True),
         restart=dict(type="bool", default=False),
         shutdown_timeout_s=dict(type="int", default=120),

@@ -85,7 +85,7 @@ def test_many_domains_one_call(conn, capsys):
     (domain_vnc, {"password": "123456789"}, "at most 8"),
     (domain_vnc, {"port": 5800}, "between 5900 and 65535"),
     (domain_vnc, {"listen": "vnc.example.org"}, "listen must be an IP address"),
-    (domain_vnc, {"listen": "0.0.0.0", "password": "x"}, "allow_wildcard_listen"),
+    (domain_vnc, {"listen": "0.0.0.0", "password": "x"}, "allow_remote_listen"),
 ])
 def test_bad_input_fails_before_writing(conn, capsys, module, args, message):
     name = conn.make()

@@ -1,0 +1,187 @@
+# -*- coding: utf-8 -*-
+# Copyright: ttyfleet.serial_console contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Issue 8 on the pure core: exposure, "omitted means untouched" and fidelity of the managed devices.
+(The golden corpus holds the full-document cases; these are the refusals and the rules around them.)"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx
+
+BASE = """<domain type='qemu'><name>d</name><memory unit='KiB'>65536</memory>
+  <os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    %s
+  </devices>
+</domain>"""
+
+
+def vnc(**kw):
+    return dx.validate_vnc_spec(kw)
+
+
+def graphics(text):
+    return dx._first_vnc(dx.parse_domain(text).find("devices"))
+
+
+def plan_vnc(device, **kw):
+    return dx.plan_vnc(BASE % device, vnc(**kw))
+
+
+def out_vnc(device, **kw):
+    plan = plan_vnc(device, **kw)
+    return plan, graphics(plan.xml if plan.changed else BASE % device)
+
+
+SOCKET = "<graphics type='vnc' socket='/run/v.sock'><listen type='socket' socket='/run/v.sock'/></graphics>"
+NONE = "<graphics type='vnc'><listen type='none'/></graphics>"
+WILD_NOPW = ("<graphics type='vnc' port='-1' autoport='yes' listen='0.0.0.0'>"
+             "<listen type='address' address='0.0.0.0'/></graphics>")
+WILD_PW = WILD_NOPW.replace("listen='0.0.0.0'", "listen='0.0.0.0' passwd='oldpass1'")
+LOOP = ("<graphics type='vnc' port='5901' autoport='no' websocket='5701' keymap='de' listen='127.0.0.1' "
+        "passwd='oldpass1'%s><listen type='address' address='127.0.0.1'/></graphics>")
+
+
+# ----------------------------------------------------------------------------------------- exposure
+
+@pytest.mark.parametrize("device", [SOCKET, NONE])
+@pytest.mark.parametrize("kw", [{}, {"password": "n3wpass"}, {"keymap": "de"}])
+def test_socket_and_none_are_never_turned_into_tcp_by_default(device, kw):
+    plan, g = out_vnc(device, **kw)
+    assert dx.vnc_listen(g)[0] in ("socket", "none")
+    assert g.get("listen") is None and g.find("listen[@type='address']") is None
+    assert not any("listen 127.0.0.1" in c for c in plan.changes)
+
+
+@pytest.mark.parametrize("device", [SOCKET, NONE])
+def test_an_explicit_tcp_listen_over_a_private_one_needs_replace_private_listen(device):
+    with pytest.raises(dx.PlanError, match="more private than listen 127.0.0.1; set replace_private_listen: true"):
+        plan_vnc(device, listen="127.0.0.1")
+    _plan, g = out_vnc(device, listen="127.0.0.1", replace_private_listen=True)
+    assert dx.vnc_listen(g) == ("address", "127.0.0.1")
+
+
+def test_none_to_socket_is_less_private_too_socket_to_none_is_not():
+    with pytest.raises(dx.PlanError, match="replace_private_listen"):
+        plan_vnc(NONE, listen="socket")
+    _plan, g = out_vnc(SOCKET, listen="none")
+    assert dx.vnc_listen(g) == ("none", None)
+
+
+def test_existing_wildcard_without_opt_in_is_closed_and_says_why():
+    plan, g = out_vnc(WILD_PW)
+    assert dx.vnc_listen(g) == ("address", "127.0.0.1")
+    assert "allow_remote_listen is not set" in plan.changes[0]
+
+
+def test_existing_wildcard_with_opt_in_and_password_is_kept():
+    plan, _g = out_vnc(WILD_PW, allow_remote_listen=True)
+    assert plan.changes == []
+
+
+def test_opt_in_without_any_password_is_refused():
+    with pytest.raises(dx.PlanError, match="needs password"):
+        plan_vnc(WILD_NOPW, allow_remote_listen=True)
+    with pytest.raises(dx.PlanError, match="needs password"):
+        plan_vnc(WILD_NOPW.replace("0.0.0.0", "127.0.0.1"), listen="::ffff:0.0.0.0", allow_remote_listen=True)
+    with pytest.raises(dx.PlanError, match="needs password"):
+        dx.plan_vnc(BASE % "", vnc(listen="192.0.2.5", allow_remote_listen=True))
+
+
+def test_opt_in_counts_the_password_the_device_already_has():
+    _plan, g = out_vnc(WILD_PW.replace("0.0.0.0", "127.0.0.1"), listen="::", allow_remote_listen=True)
+    assert dx.vnc_listen(g) == ("address", "::") and g.get("passwd") == "oldpass1"
+
+
+def test_the_old_option_name_is_an_alias():
+    assert vnc(listen="0.0.0.0", allow_wildcard_listen=True, password="x").allow_remote_listen
+
+
+@pytest.mark.parametrize("spelling", ["::ffff:0.0.0.0", "0:0::0", "[::]", "0000::0000", "10.1.2.3", "2001:db8::5"])
+def test_every_non_loopback_spelling_needs_the_opt_in(spelling):
+    with pytest.raises(dx.SpecError, match="allow_remote_listen: true"):
+        vnc(listen=spelling, password="abc")
+
+
+# ----------------------------------------------------------------------------------------- omitted = untouched
+
+def test_omitted_options_keep_port_websocket_keymap_password():
+    plan, g = out_vnc(LOOP % "", password="n3wpass")
+    assert plan.changes == ["change VNC password"]
+    assert (g.get("port"), g.get("websocket"), g.get("keymap")) == ("5901", "5701", "de")
+
+
+def test_removal_takes_an_explicit_value():
+    plan, g = out_vnc(LOOP % "", keymap="", websocket=0)
+    assert g.get("keymap") is None and g.get("websocket") is None and g.get("passwd") == "oldpass1"
+    assert len(plan.changes) == 1
+
+
+def test_a_new_device_gets_the_safe_defaults():
+    plan = dx.plan_vnc(BASE % "", vnc())
+    g = graphics(plan.xml)
+    assert dx.vnc_listen(g) == ("address", "127.0.0.1") and g.get("autoport") == "yes"
+
+
+# ----------------------------------------------------------------------------------------- passwdValidTo
+
+def test_a_stale_expiry_never_survives_a_password_change():
+    _plan, g = out_vnc(LOOP % " passwdValidTo='2011-05-31T16:11:22'", password="n3wpass")
+    assert g.get("passwdValidTo") is None and g.get("passwd") == "n3wpass"
+
+
+def test_a_future_expiry_is_kept_across_a_password_change_and_untouched_without_one():
+    _plan, g = out_vnc(LOOP % " passwdValidTo='2999-05-31T16:11:22'", password="n3wpass")
+    assert g.get("passwdValidTo") == "2999-05-31T16:11:22"
+    plan, g = out_vnc(LOOP % " passwdValidTo='2011-05-31T16:11:22'")
+    assert plan.changes == [] and g.get("passwdValidTo") == "2011-05-31T16:11:22"
+
+
+def test_password_valid_to_is_normalised_to_utc_and_checked_against_now():
+    assert vnc(password="a", password_valid_to="2030-01-01T01:30:00+01:30").password_valid_to == "2030-01-01T00:00:00"
+    assert vnc(password="a", password_valid_to="2030-01-01T00:00:00Z").password_valid_to == "2030-01-01T00:00:00"
+    with pytest.raises(dx.SpecError, match="not in the future"):
+        dx.validate_vnc_spec({"password": "a", "password_valid_to": "2030-01-01T00:00:00",
+                              "_now": "2030-01-01T00:00:01"})
+
+
+def test_password_valid_to_without_a_password_is_refused():
+    with pytest.raises(dx.PlanError, match="password_valid_to needs a password"):
+        dx.plan_vnc(BASE % "", vnc(password_valid_to="2999-01-01T00:00:00"))
+
+
+def test_live_update_carries_the_expiry_or_removes_it():
+    dev = "<graphics type='vnc' passwd='old' passwdValidTo='2011-01-01T00:00:00'/>"
+    assert ET.fromstring(dx.with_vnc_password(dev, "new")).get("passwdValidTo") is None
+    assert ET.fromstring(dx.with_vnc_password(dev, "new", "2999-01-01T00:00:00")).get("passwdValidTo") == \
+        "2999-01-01T00:00:00"
+
+
+def test_live_state_sees_an_expiry_difference():
+    live = BASE % (LOOP % " passwdValidTo='2011-05-31T16:11:22'")
+    persistent = BASE % (LOOP % "")
+    assert dx.vnc_live_state(live, persistent) == (False, True)
+
+
+def test_live_state_ignores_values_only_the_running_domain_knows():
+    persistent = BASE % "<graphics type='vnc'><listen type='socket'/></graphics>"
+    path = "/var/lib/libvirt/qemu/d/vnc.sock"
+    live = BASE % ("<graphics type='vnc' socket='%s'><listen type='socket' socket='%s'/></graphics>" % (path, path))
+    assert dx.vnc_live_state(live, persistent) == (False, False)
+
+
+# ----------------------------------------------------------------------------------------- fidelity
+
+def test_unmanaged_vnc_attributes_and_children_are_kept():
+    device = ("<graphics type='vnc' port='5901' autoport='no' sharePolicy='force-shared' connected='keep' "
+              "powerControl='yes' listen='127.0.0.1'><listen type='address' address='127.0.0.1'/>"
+              "<audio id='1'/></graphics>")
+    _plan, g = out_vnc(device, port=5902)
+    assert (g.get("sharePolicy"), g.get("connected"), g.get("powerControl")) == ("force-shared", "keep", "yes")
+    assert g.find("audio").get("id") == "1" and g.get("port") == "5902"
