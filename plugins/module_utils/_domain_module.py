@@ -9,6 +9,13 @@ the task fails before anything is written anywhere. Phase 2 writes: per domain, 
 before the define and re-plan if it moved (another tool, a parallel run), define with VALIDATE, re-read and
 confirm, then bring the running domain in line where libvirt can do that live, and power-cycle only when asked.
 
+Every selected domain is accounted for in the result, also when the task fails: ``status`` (unchanged, changed,
+failed, vanished, not_reached), ``steps`` (what was done to it, in order: planned, replanned, defined,
+live_applied, stopped, started; in check mode what the real run would do), ``error`` and ``left_stopped``. A
+domain this task stopped is started again on a later failure, or reported as left stopped with the reason. When the connection to libvirtd is lost (libvirtd
+restarted), the task connects again (bounded), re-reads and confirms what it had sent, and carries on from the
+step it was at. Under ``all_domains`` a domain undefined meanwhile is reported as ``vanished`` and skipped.
+
 The kind-specific parts come in as a ``Device`` object (see domain_serial.py / domain_vnc.py):
 ``plan(xml) -> Plan``, ``label``, ``live(ctx) -> LiveResult``, and optionally ``check_selection(names)`` (a
 message when the settings cannot serve all the selected domains at once, checked before anything is read) and
@@ -21,8 +28,11 @@ from dataclasses import dataclass, field
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt as lv
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._redact import redact_result
 
 MAX_REPLANS = 3
+MAX_RECONNECTS = 3
+WRITE_STEPS = ("defined", "live_applied", "stopped", "started")
 
 DOMAIN_ARGS = dict(
     name=dict(type="list", elements="str"),
@@ -62,185 +72,342 @@ class TaskFailure(Exception):
 
 def _select(conn, params):
     """[(name, dom)] in the order asked for (or sorted by name for all_domains); unknown names fail."""
-    uri = params["uri"]
-    domains = lv.list_domains(conn, uri)
-    transient = lv.transient_uuids(conn, uri)
-    if params.get("all_domains"):
-        picked = sorted(((d.name(), d) for d in domains if d.UUIDString() not in transient), key=lambda x: x[0])
-        return picked
-    by_name = {d.name(): d for d in domains}
-    names = []
-    for n in params["name"]:
-        if n not in names:
-            names.append(n)
-    missing = [n for n in names if n not in by_name]
-    if missing:
-        raise TaskFailure("domain%s %s not found on %s; nothing was changed"
-                          % ("s" if len(missing) > 1 else "", ", ".join(missing), uri))
-    bad = [n for n in names if by_name[n].UUIDString() in transient]
-    if bad:
-        raise TaskFailure("domain%s %s %s transient (no persistent definition to change); nothing was changed"
-                          % ("s" if len(bad) > 1 else "", ", ".join(bad), "are" if len(bad) > 1 else "is"))
-    return [(n, by_name[n]) for n in names]
+    try:
+        picked = lv.select_domains(conn, params["uri"], None if params.get("all_domains") else params["name"],
+                                   persistent_only=True)
+    except (lv.DomainsNotFound, lv.TransientDomains) as e:
+        raise TaskFailure("%s; nothing was changed" % e) from e
+    return [(s.name, s.dom) for s in picked]
+
+
+def _entry(name, device):
+    entry = dict(name=name, changed=False, restart_required=False, restarted=False, changes=[],
+                 status="not_reached", steps=[], error=None, left_stopped=False)
+    if hasattr(device, "live_applied_key"):
+        entry[device.live_applied_key] = False
+    return entry
+
+
+@dataclass
+class _Item:
+    """One domain on its way through phase 2."""
+
+    name: str
+    uuid: str
+    dom: object
+    dev: object
+    xml: str
+    plan: object
+    running: bool
+    entry: dict
+    gen: int = 0  # connection generation the dom object belongs to
+    sent: bool = False  # our definition went to libvirt (maybe unconfirmed)
+    persistent: str = None
+    live: object = None
+    cycle: object = None
+    start_failed: bool = False  # the start of a power cycle failed: starting again would fail the same way
+
+
+class _Task:
+    def __init__(self, module, device):
+        self.module = module
+        self.device = device
+        self.params = module.params
+        self.uri = self.params["uri"]
+        self.check = module.check_mode
+        self.conn = lv.connect(self.uri)
+        self.gen = 0
+        self.reconnects = 0
+
+    def close(self):
+        lv.close_quietly(self.conn)
+
+    # -- connection loss ----------------------------------------------------------------------------------------
+    def _reconnect(self, item, error):
+        if self.reconnects >= MAX_RECONNECTS:
+            raise error
+        self.reconnects += 1
+        lv.close_quietly(self.conn)
+        try:
+            self.conn = lv.reconnect(self.uri)
+        except lv.LibvirtFailure as e:
+            raise lv.LibvirtFailure("%s; %s" % (error, e)) from e
+        self.gen += 1
+        self.module.warn("the connection to libvirtd at %s was lost while working on domain %s (%s); connected "
+                         "again, re-read the domain and carried on" % (self.uri, item.name, error))
+        self._refresh(item)
+
+    def _refresh(self, item):
+        if item.gen != self.gen:
+            item.dom = lv.lookup_uuid(self.conn, item.uuid, item.name)
+            item.gen = self.gen
+
+    # -- the run ------------------------------------------------------------------------------------------------
+    def run(self):
+        params, device = self.params, self.device
+        all_domains = bool(params.get("all_domains"))
+        selected = _select(self.conn, params)
+        check_selection = getattr(device, "check_selection", None)
+        if check_selection is not None:
+            problem = check_selection([name for name, _dom in selected])
+            if problem:
+                raise TaskFailure(problem + "; nothing was changed")
+        for_domain = getattr(device, "for_domain", None)
+        active = lv.active_uuids(self.conn, self.uri)
+        entries = {name: _entry(name, device) for name, _dom in selected}
+        results = [entries[name] for name, _dom in selected]
+
+        # Phase 1: read and plan everything; any problem fails the task before the first write.
+        planned, errors = [], []
+        for name, dom in selected:
+            entry = entries[name]
+            try:
+                xml = lv.read_domain_xml(dom, inactive=True, secure=True)
+            except lv.DomainGone as e:
+                if all_domains:
+                    entry.update(status="vanished", error="undefined while the task ran; skipped")
+                    continue
+                errors.append(str(e))
+                entry.update(status="failed", error=str(e))
+                continue
+            except lv.LibvirtFailure as e:
+                errors.append(str(e))
+                entry.update(status="failed", error=str(e))
+                continue
+            try:
+                dev = for_domain(name, dom) if for_domain is not None else device
+                plan = dev.plan(xml)
+                if plan.changed and not self.check:
+                    plan.materialize()  # parse the whole document now: a malformed one fails before any write
+            except (dx.DomainXMLError, dx.PlanError) as e:
+                errors.append("domain %s: %s" % (name, e))
+                entry.update(status="failed", error=str(e))
+                continue
+            if plan.changed:
+                entry["steps"].append("planned")
+            planned.append(_Item(name, dom.UUIDString(), dom, dev, xml, plan, dom.UUIDString() in active, entry))
+        if errors:
+            for item in planned:
+                item.entry["error"] = "not written: another selected domain failed before anything was written"
+            raise TaskFailure("; ".join(errors) + "; nothing was changed", results)
+
+        # Phase 2: write, one domain at a time.
+        diffs = []
+        for item in planned:
+            try:
+                self._apply(item)
+            except lv.DomainGone as e:
+                if all_domains:
+                    self._vanished(item, e)
+                    continue
+                self._failed(item, e, results, planned)
+            except (lv.LibvirtFailure, dx.DomainXMLError, dx.PlanError) as e:
+                self._failed(item, e, results, planned)
+            if item.plan.changed and module_diff(self.module):
+                diffs.append(dict(before_header="%s: %s (persistent)" % (item.name, item.dev.label),
+                                  after_header="%s: %s (persistent)" % (item.name, item.dev.label),
+                                  before=item.plan.before, after=item.plan.after))
+        out = dict(
+            changed=any(r["changed"] for r in results),
+            restart_required=any(r["restart_required"] for r in results),
+            domains=results,
+        )
+        if module_diff(self.module):
+            out["diff"] = diffs
+        return out
+
+    def _vanished(self, item, error):
+        entry = item.entry
+        entry.update(status="vanished", error="undefined while the task ran (%s); skipped" % error)
+        if any(s in entry["steps"] for s in WRITE_STEPS):
+            entry["changed"] = True
+        self.module.warn("domain %s was undefined while the task ran; skipped" % item.name)
+
+    def _failed(self, item, error, results, planned):
+        entry = item.entry
+        reason = str(error)
+        if "stopped" in entry["steps"] and "started" not in entry["steps"]:
+            reason += self._recover(item)
+        unconfirmed = item.sent and "defined" not in entry["steps"]
+        if unconfirmed:
+            entry["define_note"] = "sent, not confirmed"
+            reason += ("; its new definition was sent to libvirt and may have been stored (check `virsh dumpxml "
+                       "--inactive %s`)" % item.name)
+        entry.update(status="failed", error=reason,
+                     changed=unconfirmed or any(s in entry["steps"] for s in WRITE_STEPS))
+        after = planned[planned.index(item) + 1:]
+        for other in after:
+            other.entry["error"] = "not reached: the task stopped at the failure of domain %s" % item.name
+        touched = [r["name"] for r in results if r is not entry and any(s in r["steps"] for s in WRITE_STEPS)]
+        msg = "domain %s: %s" % (item.name, reason)
+        done_here = [s for s in entry["steps"] if s in WRITE_STEPS]
+        if done_here:
+            msg += "; domain %s was already %s" % (item.name, ", ".join(done_here))
+        if touched:
+            msg += "; changed before this failure: %s" % ", ".join(touched)
+        elif not done_here and not unconfirmed:
+            msg += "; no domain was changed"
+        if after:
+            msg += "; not reached: %s" % ", ".join(o.name for o in after)
+        raise TaskFailure(msg, results) from error
+
+    def _recover(self, item):
+        """The domain was stopped by this task and a later step failed: start it again, or say why not."""
+        if item.start_failed:
+            item.entry["left_stopped"] = True
+            return "; domain %s is left stopped (it was running before this task stopped it)" % item.name
+        try:
+            self._refresh(item)
+            lv.start_domain(item.dom)
+        except lv.LibvirtFailure as e:
+            item.entry["left_stopped"] = True
+            return "; domain %s is left stopped (it was running before this task stopped it): %s" % (item.name, e)
+        item.entry["steps"].append("started")
+        return "; domain %s was started again" % item.name
+
+    def _apply(self, item):
+        while True:
+            try:
+                self._refresh(item)
+                return self._steps(item)
+            except lv.ConnectionLost as e:
+                self._reconnect(item, e)
+
+    def _steps(self, item):
+        """Every step is skipped when an earlier attempt (before a reconnect) already did it."""
+        module, entry, steps = self.module, item.entry, item.entry["steps"]
+        if item.persistent is None:
+            item.persistent, item.plan = self._define(item)
+        changes = list(item.plan.changes)
+        if item.running:
+            if item.live is None:
+                persistent = item.plan.xml if item.plan.changed and self.check else item.persistent
+                dom = item.dom
+                ctx = LiveContext(dom=dom, name=item.name, live_xml=lv.read_domain_xml(dom, inactive=False),
+                                  persistent_xml=persistent, check_mode=self.check,
+                                  live=self.params.get("live", True),
+                                  reread_live=lambda: lv.read_domain_xml(dom, inactive=False))
+                live = item.dev.live(ctx)
+                for w in live.warnings:
+                    module.warn("domain %s: %s" % (item.name, w))
+                if live.live_applied:
+                    steps.append("live_applied")
+                item.live = live
+            live = item.live
+            changes.extend(live.changes)
+            if live.restart_required and self.params.get("restart"):
+                changes.append(self._power_cycle(item))
+                entry["restarted"] = True
+                live.restart_required = False
+                if not self.check:
+                    again = item.dev.live(LiveContext(
+                        dom=item.dom, name=item.name, live_xml=lv.read_domain_xml(item.dom, inactive=False),
+                        persistent_xml=item.persistent, check_mode=True, live=False))
+                    if again.restart_required:
+                        module.warn("domain %s: after the power cycle the running domain still differs from its "
+                                    "persistent definition" % item.name)
+                        live.restart_required = True
+            entry["restart_required"] = live.restart_required
+            if hasattr(item.dev, "live_applied_key"):
+                entry[item.dev.live_applied_key] = live.live_applied
+        entry["changes"] = changes
+        entry["changed"] = bool(changes)
+        entry["status"] = "changed" if changes else "unchanged"
+
+    def _define(self, item):
+        """Define the planned XML, re-planning on fresh XML if someone changed the domain since we read it."""
+        plan = item.plan
+        if not plan.changed:
+            return item.xml, plan
+        if self.check:
+            self._defined(item)  # what the real run would do
+            return item.xml, plan
+        planned_on = item.xml
+        for _attempt in range(MAX_REPLANS + 1):
+            fresh = lv.read_domain_xml(item.dom, inactive=True, secure=True)
+            if item.sent and not item.dev.plan(fresh).changed:
+                # libvirtd went away after our define was sent: the re-read shows it was kept.
+                self._defined(item, "confirmed after connecting again")
+                return fresh, plan
+            if fresh != planned_on:
+                # Someone else defined this domain meanwhile: never overwrite their change, plan again on it.
+                planned_on = fresh
+                plan = item.dev.plan(fresh)
+                if "replanned" not in item.entry["steps"]:
+                    item.entry["steps"].append("replanned")
+                item.plan = plan
+                if not plan.changed:
+                    return fresh, plan
+                plan.materialize()
+                continue
+            item.sent = True
+            lv.define_domain(self.conn, plan.xml, item.name)
+            stored = lv.read_domain_xml(item.dom, inactive=True, secure=True)
+            left = item.dev.plan(stored)
+            if left.changed:
+                raise lv.LibvirtFailure(
+                    "libvirt accepted the new definition but did not keep all of it (still to do: %s); "
+                    "check the libvirt version and the domain's machine type" % "; ".join(left.changes))
+            self._defined(item)
+            return stored, plan
+        raise lv.LibvirtFailure("the definition kept changing while it was being updated (%d attempts); "
+                                "another tool is editing this domain, nothing of ours was written"
+                                % (MAX_REPLANS + 1))
+
+    @staticmethod
+    def _defined(item, note=None):
+        item.entry["steps"].append("defined")
+        if note:
+            item.entry["define_note"] = note
+
+    def _power_cycle(self, item):
+        timeout = self.params.get("shutdown_timeout_s")
+        if self.check:
+            item.entry["steps"].extend(("stopped", "started"))
+            return "power-cycle (shutdown, destroy after %s s if needed, start) to apply the devices" % timeout
+        if item.cycle is None:
+            item.cycle = lv.PowerCycle(timeout)
+        cycle = item.cycle
+        try:
+            cycle.run(item.dom, start=False)
+        finally:
+            if "stopped" in cycle.steps and "stopped" not in item.entry["steps"]:
+                item.entry["steps"].append("stopped")
+        if "started" not in item.entry["steps"]:
+            try:
+                cycle.run(item.dom)
+            except lv.ConnectionLost:
+                raise
+            except lv.LibvirtFailure:
+                item.start_failed = True
+                raise
+            item.entry["steps"].append("started")
+        return "power-cycled: %s" % cycle.describe()
+
+
+def module_diff(module):
+    return bool(getattr(module, "_diff", False))
 
 
 def run(module, device, extra_result_keys=()):
     """Run the whole task; returns the dict for exit_json. Raises TaskFailure or LibvirtFailure."""
-    params = module.params
-    uri = params["uri"]
-    conn = lv.connect(uri)
+    task = _Task(module, device)
     try:
-        return _run(module, conn, device, extra_result_keys)
+        return task.run()
     finally:
-        lv.close_quietly(conn)
-
-
-def _run(module, conn, device, extra_result_keys):
-    params = module.params
-    uri = params["uri"]
-    selected = _select(conn, params)
-    check_selection = getattr(device, "check_selection", None)
-    if check_selection is not None:
-        problem = check_selection([name for name, _dom in selected])
-        if problem:
-            raise TaskFailure(problem + "; nothing was changed")
-    for_domain = getattr(device, "for_domain", None)
-    active = lv.active_uuids(conn, uri)
-
-    # Phase 1: read and plan everything; any problem fails the task before the first write.
-    planned, errors = [], []
-    for name, dom in selected:
-        try:
-            xml = lv.read_domain_xml(dom, inactive=True, secure=True)
-        except lv.DomainGone:
-            if params.get("all_domains"):
-                continue
-            errors.append("domain %s disappeared while it was being read" % name)
-            continue
-        except lv.LibvirtFailure as e:
-            errors.append(str(e))
-            continue
-        try:
-            dev = for_domain(name, dom) if for_domain is not None else device
-            plan = dev.plan(xml)
-            if plan.changed and not module.check_mode:
-                plan.materialize()  # parse the whole document now: a malformed one fails before any write
-        except (dx.DomainXMLError, dx.PlanError) as e:
-            errors.append("domain %s: %s" % (name, e))
-            continue
-        planned.append((name, dom, dev, xml, plan))
-    if errors:
-        raise TaskFailure("; ".join(errors) + "; nothing was changed")
-
-    # Phase 2: write, one domain at a time.
-    results, diffs = [], []
-    for name, dom, dev, xml, plan in planned:
-        try:
-            result, diff = _apply(module, conn, dev, name, dom, xml, plan, dom.UUIDString() in active)
-        except (lv.LibvirtFailure, dx.DomainXMLError, dx.PlanError) as e:
-            done = [r["name"] for r in results if r["changed"]]
-            raise TaskFailure("domain %s: %s%s" % (
-                name, e, "; already changed before this failure: %s" % ", ".join(done) if done else
-                "; no domain was changed"), results) from e
-        results.append(result)
-        if diff:
-            diffs.append(diff)
-    out = dict(
-        changed=any(r["changed"] for r in results),
-        restart_required=any(r["restart_required"] for r in results),
-        domains=results,
-    )
-    if module._diff:
-        out["diff"] = diffs
-    return out
-
-
-def _apply(module, conn, device, name, dom, xml, plan, running):
-    check = module.check_mode
-    persistent = xml
-    if plan.changed and not check:
-        persistent, plan = _define(conn, device, name, dom, xml, plan)
-    changes = list(plan.changes)
-    result = dict(name=name, changed=bool(changes), restart_required=False, restarted=False)
-    live = LiveResult()
-    if running:
-        if plan.changed and check:
-            persistent = plan.xml  # what the define would store; only built for running domains
-        live_xml = lv.read_domain_xml(dom, inactive=False, secure=True)
-        ctx = LiveContext(dom=dom, name=name, live_xml=live_xml, persistent_xml=persistent, check_mode=check,
-                          live=module.params.get("live", True),
-                          reread_live=lambda: lv.read_domain_xml(dom, inactive=False, secure=True))
-        live = device.live(ctx)
-        changes.extend(live.changes)
-        for w in live.warnings:
-            module.warn("domain %s: %s" % (name, w))
-        if live.restart_required and module.params.get("restart"):
-            changes.append(_power_cycle(module, dom, name, check))
-            result["restarted"] = True
-            live.restart_required = False
-            if not check:
-                again = device.live(LiveContext(
-                    dom=dom, name=name, live_xml=lv.read_domain_xml(dom, inactive=False, secure=True),
-                    persistent_xml=persistent, check_mode=True, live=False))
-                if again.restart_required:
-                    module.warn("domain %s: after the power cycle the running domain still differs from its "
-                                "persistent definition" % name)
-                    live.restart_required = True
-    result["restart_required"] = live.restart_required
-    result["changed"] = bool(changes)
-    result["changes"] = changes
-    if hasattr(device, "live_applied_key"):
-        result[device.live_applied_key] = live.live_applied
-    diff = None
-    if plan.changed and module._diff:
-        diff = dict(before_header="%s: %s (persistent)" % (name, device.label),
-                    after_header="%s: %s (persistent)" % (name, device.label),
-                    before=plan.before, after=plan.after)
-    return result, diff
-
-
-def _define(conn, device, name, dom, xml, plan):
-    """Define the planned XML, re-planning on fresh XML if someone changed the domain since we read it."""
-    planned_on = xml
-    for _attempt in range(MAX_REPLANS + 1):
-        fresh = lv.read_domain_xml(dom, inactive=True, secure=True)
-        if fresh != planned_on:
-            # Someone else defined this domain meanwhile: never overwrite their change, plan again on it.
-            planned_on = fresh
-            plan = device.plan(fresh)
-            if not plan.changed:
-                return fresh, plan
-            continue
-        lv.define_domain(conn, plan.xml, name)
-        stored = lv.read_domain_xml(dom, inactive=True, secure=True)
-        left = device.plan(stored)
-        if left.changed:
-            raise lv.LibvirtFailure(
-                "libvirt accepted the new definition but did not keep all of it (still to do: %s); "
-                "check the libvirt version and the domain's machine type" % "; ".join(left.changes))
-        return stored, plan
-    raise lv.LibvirtFailure("the definition kept changing while it was being updated (%d attempts); "
-                            "another tool is editing this domain, nothing of ours was written"
-                            % (MAX_REPLANS + 1))
-
-
-def _power_cycle(module, dom, name, check):
-    timeout = module.params.get("shutdown_timeout_s")
-    if check:
-        return "power-cycle (shutdown, destroy after %s s if needed, start) to apply the devices" % timeout
-    outcome = lv.shutdown_gracefully(dom, timeout)
-    lv.start_domain(dom)
-    how = "shut down" if outcome["graceful"] else "destroyed after %s s without a shutdown" % timeout
-    return "power-cycled: %s in %s s, started again" % (how, outcome["seconds"])
+        task.close()
 
 
 def main_wrapper(module, device, extra_result_keys=()):
-    """Run, and turn every anticipated failure into fail_json with a clear message."""
+    """Run, and turn every anticipated failure into fail_json with a clear message; redact before output."""
     lv.require_libvirt(module)
+    secrets = [module.params.get("password")] if module.params.get("password") else []
     try:
         result = run(module, device, extra_result_keys)
     except TaskFailure as e:
-        module.fail_json(msg=str(e), domains=e.results)
+        results = redact_result(e.results, secrets)
+        module.fail_json(msg=redact_result(str(e), secrets), domains=results,
+                         changed=any(r.get("changed") for r in results))
     except lv.LibvirtFailure as e:
-        module.fail_json(msg=str(e))
-    module.exit_json(**result)
+        module.fail_json(msg=redact_result(str(e), secrets), domains=[])
+    module.exit_json(**redact_result(result, secrets))

@@ -4,15 +4,26 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The only place in the collection that imports libvirt.
 
-Modules call ``require_libvirt(module)`` first, then ``connect(module, uri)``; everything that touches a
-hypervisor goes through the helpers here so that error messages and flags are the same everywhere.
+Modules call ``require_libvirt(module)`` first, then ``connect(uri)``; everything that touches a hypervisor goes
+through the helpers here so that error messages and flags are the same everywhere:
+
+* every libvirt error text passes ``why(e)``, which redacts password attributes (libvirt quotes the offending XML
+  line, with ``passwd='...'`` escaped so that Ansible's no_log masking misses it);
+* a failure raises ``LibvirtFailure``; ``DomainGone`` when the domain was undefined meanwhile, ``ConnectionLost``
+  when the connection died (libvirtd restarted): the caller may ``reconnect`` and carry on;
+* ``select_domains``: the one domain selection (a name list in order, or every domain), used by every module;
+* ``PowerCycle``: the one cold restart (ACPI shutdown, wait, destroy only after the timeout, start), step by step.
 """
 
 from __future__ import annotations
 
+import time
 import traceback
+from dataclasses import dataclass
 
 from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._redact import redact_attributes
 
 try:
     import libvirt
@@ -22,9 +33,56 @@ except ImportError:
     libvirt = None
     LIBVIRT_IMPORT_ERROR = traceback.format_exc()
 
+RECONNECT_S = 30
+
 
 class LibvirtFailure(Exception):
     """A libvirt problem already phrased for the user."""
+
+
+class DomainGone(LibvirtFailure):
+    """The domain was undefined between listing it and using it."""
+
+
+class ConnectionLost(LibvirtFailure):
+    """The connection to libvirtd died (libvirtd restarted or stopped); what was asked may or may not be done."""
+
+
+class TransientDomains(LibvirtFailure):
+    """Named domains that have no persistent definition to change."""
+
+
+class DomainsNotFound(LibvirtFailure):
+    """Names that are not domains on the URI; ``missing`` lists them."""
+
+    def __init__(self, missing, uri):
+        self.missing = list(missing)
+        self.uri = uri
+        super().__init__("domain%s %s not found on %s" % ("s" if len(missing) > 1 else "", ", ".join(missing), uri))
+
+
+def why(e):
+    """libvirt's message for ``e``, with every password attribute it quotes redacted."""
+    return redact_attributes(e.get_error_message() or str(e))
+
+
+def _alive(handle):
+    try:
+        conn = handle if hasattr(handle, "isAlive") else handle.connect()
+        return conn.isAlive() == 1
+    except libvirt.libvirtError:
+        return False
+
+
+def failure(e, what, handle=None):
+    """The LibvirtFailure for libvirtError ``e``, phrased "<what>: <libvirt's redacted reason>": ConnectionLost
+    when ``handle``'s connection died, DomainGone when the domain no longer exists."""
+    text = "%s: %s" % (what, why(e))
+    if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+        return DomainGone(text)
+    if handle is not None and not _alive(handle):
+        return ConnectionLost(text + " (the connection to libvirtd was lost)")
+    return LibvirtFailure(text)
 
 
 def require_libvirt(module):
@@ -43,26 +101,41 @@ def connect(uri, readonly=False):
     try:
         conn = libvirt.openReadOnly(uri) if readonly else libvirt.open(uri)
     except libvirt.libvirtError as e:
-        raise LibvirtFailure("cannot connect to libvirt at %s: %s" % (uri, e.get_error_message())) from e
+        raise LibvirtFailure("cannot connect to libvirt at %s: %s" % (uri, why(e))) from e
     if conn is None:
         raise LibvirtFailure("cannot connect to libvirt at %s" % uri)
     return conn
 
 
-def lookup_domain(conn, name, uri):
+def reconnect(uri, timeout_s=RECONNECT_S, poll_s=0.5, clock=time.monotonic, sleep=time.sleep):
+    """Connect again after ConnectionLost, polling up to ``timeout_s`` while libvirtd comes back."""
+    deadline = clock() + timeout_s
+    while True:
+        try:
+            return connect(uri)
+        except LibvirtFailure:
+            if clock() >= deadline:
+                raise LibvirtFailure("libvirtd at %s did not answer again within %s s" % (uri, timeout_s)) from None
+            sleep(poll_s)
+
+
+def lookup_uuid(conn, uuid, name):
+    """The domain object with ``uuid`` on ``conn`` (after a reconnect); DomainGone if it was undefined."""
     try:
-        return conn.lookupByName(name)
+        return conn.lookupByUUIDString(uuid)
     except libvirt.libvirtError as e:
-        if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            raise LibvirtFailure("domain %s not found on %s" % (name, uri)) from e
-        raise LibvirtFailure("cannot look up domain %s on %s: %s" % (name, uri, e.get_error_message())) from e
+        raise failure(e, "cannot look up domain %s" % name, conn) from e
 
 
-# --- Reading many domains at once (domain_console_info): one connection, the fewest round trips. ---------------
+# --- Selecting domains: one listing, the fewest round trips. ------------------------------------------------------
 
 
-class DomainGone(LibvirtFailure):
-    """The domain was undefined between listing it and reading it."""
+@dataclass
+class Selected:
+    name: str
+    dom: object
+    uuid: str
+    persistent: bool
 
 
 def list_domains(conn, uri):
@@ -70,14 +143,41 @@ def list_domains(conn, uri):
     try:
         return conn.listAllDomains(0)
     except libvirt.libvirtError as e:
-        raise LibvirtFailure("cannot list domains on %s: %s" % (uri, e.get_error_message())) from e
+        raise failure(e, "cannot list domains on %s" % uri, conn) from e
 
 
 def transient_uuids(conn, uri):
     try:
         return {d.UUIDString() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)}
     except libvirt.libvirtError as e:
-        raise LibvirtFailure("cannot list domains on %s: %s" % (uri, e.get_error_message())) from e
+        raise failure(e, "cannot list domains on %s" % uri, conn) from e
+
+
+def select_domains(conn, uri, names=None, persistent_only=False):
+    """The domains a task works on, as ``Selected`` items.
+
+    ``names`` None: every domain, sorted by name (with ``persistent_only``, transient ones are left out). Otherwise
+    the names in the order given, repeats dropped; unknown names raise DomainsNotFound (all of them in one
+    message), and with ``persistent_only`` a transient one raises LibvirtFailure (there is no definition to change).
+    """
+    transient = transient_uuids(conn, uri)
+    picked = []
+    for d in list_domains(conn, uri):
+        uuid = d.UUIDString()
+        picked.append(Selected(d.name(), d, uuid, uuid not in transient))
+    if names is None:
+        return sorted((s for s in picked if s.persistent or not persistent_only), key=lambda s: s.name)
+    by_name = {s.name: s for s in picked}
+    wanted = list(dict.fromkeys(names))
+    missing = [n for n in wanted if n not in by_name]
+    if missing:
+        raise DomainsNotFound(missing, uri)
+    if persistent_only:
+        bad = [n for n in wanted if not by_name[n].persistent]
+        if bad:
+            raise TransientDomains("domain%s %s %s transient (no persistent definition to change)"
+                                 % ("s" if len(bad) > 1 else "", ", ".join(bad), "are" if len(bad) > 1 else "is"))
+    return [by_name[n] for n in wanted]
 
 
 def domain_states(conn, domains):
@@ -94,10 +194,23 @@ def domain_states(conn, domains):
             states[d.UUIDString()] = d.state()[0]
         except libvirt.libvirtError as e:
             if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                raise LibvirtFailure(
-                    "cannot read the state of domain %s: %s" % (d.name(), e.get_error_message())
-                ) from e
+                raise failure(e, "cannot read the state of domain %s" % d.name(), conn) from e
     return states
+
+
+def domain_state(dom, name):
+    """(virDomainState number, persistent) of one domain."""
+    try:
+        return dom.state()[0], bool(dom.isPersistent())
+    except libvirt.libvirtError as e:
+        raise failure(e, "cannot read the state of domain %s" % name, dom) from e
+
+
+def is_active(dom, name):
+    try:
+        return bool(dom.isActive())
+    except libvirt.libvirtError as e:
+        raise failure(e, "cannot read the state of domain %s" % name, dom) from e
 
 
 def read_domain_xml(dom, inactive=False, secure=True):
@@ -111,63 +224,88 @@ def read_domain_xml(dom, inactive=False, secure=True):
         if e.get_error_code() == libvirt.VIR_ERR_OPERATION_DENIED and secure:
             raise LibvirtFailure(
                 "reading the XML of domain %s with its VNC password needs a read-write connection: %s"
-                % (dom.name(), e.get_error_message())
+                % (dom.name(), why(e))
             ) from e
-        raise LibvirtFailure("cannot read the XML of domain %s: %s" % (dom.name(), e.get_error_message())) from e
+        raise failure(e, "cannot read the XML of domain %s" % dom.name(), dom) from e
 
 
-def find_domains(conn, names, uri):
-    """Look names up: (domains found, names not found); any other libvirt error raises LibvirtFailure."""
-    found, missing = [], []
-    for name in names:
+# --- Power: one cold restart that does not lose the guest's last writes. ------------------------------------------
+
+
+class PowerCycle:
+    """Ask the guest to shut down (ACPI), wait up to ``timeout_s``, destroy it only after that, then start it.
+
+    A destroy right after a guest change loses what is still in the guest's page cache (a freshly written
+    grub.cfg was seen to vanish), so the hard stop is the last resort. ``start_flags`` are passed to
+    ``createWithFlags`` (console_prompt starts paused, attaches, then resumes).
+
+    Step by step: ``steps`` lists what is done (``stopped``, ``started``); a failure raises LibvirtFailure and
+    ``steps`` tells how far it got. ``run`` is resumable: after ConnectionLost, call it again with the domain
+    object of a new connection and it carries on from the first step not done, within the same deadline.
+    """
+
+    def __init__(self, timeout_s, start_flags=0, poll_s=0.5, clock=None, sleep=None):
+        self.timeout_s = timeout_s
+        self.start_flags = start_flags
+        self.poll_s = poll_s
+        self._clock = clock or time.monotonic
+        self._sleep = sleep or time.sleep
+        self.steps = []
+        self.graceful = None
+        self.shutdown_seconds = None
+        self._asked_at = None
+
+    def run(self, dom, start=True):
+        if "stopped" not in self.steps:
+            self._stop(dom)
+        if start and "started" not in self.steps:
+            start_domain(dom, self.start_flags)
+            self.steps.append("started")
+        return self
+
+    def _stopped(self, graceful):
+        self.graceful = graceful
+        self.shutdown_seconds = round(self._clock() - self._asked_at, 2)
+        self.steps.append("stopped")
+
+    def _stop(self, dom):
+        name = dom.name()
+        if self._asked_at is None:
+            self._asked_at = self._clock()
+            try:
+                if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:
+                    dom.resume()  # a paused guest cannot act on the power button
+                dom.shutdown()
+            except libvirt.libvirtError as e:
+                if not is_active(dom, name):
+                    return self._stopped(True)
+                raise failure(e, "cannot shut down domain %s" % name, dom) from e
+        while self._clock() - self._asked_at < self.timeout_s:
+            if not is_active(dom, name):
+                return self._stopped(True)
+            self._sleep(self.poll_s)
+        if not is_active(dom, name):
+            return self._stopped(True)
         try:
-            found.append(conn.lookupByName(name))
+            dom.destroy()
         except libvirt.libvirtError as e:
-            if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                raise LibvirtFailure("cannot look up domain %s on %s: %s" % (name, uri, e.get_error_message())) from e
-            missing.append(name)
-    return found, missing
+            if is_active(dom, name):
+                raise failure(e, "domain %s ignored the shutdown request for %s s and cannot be destroyed"
+                              % (name, self.timeout_s), dom) from e
+        return self._stopped(False)
 
-
-# --- Power: a cold restart that does not lose the guest's last writes (console_prompt power=cycle). ------------
+    def describe(self):
+        if "stopped" not in self.steps:
+            return "not stopped"
+        how = ("shut down in %s s" % self.shutdown_seconds if self.graceful
+               else "destroyed after %s s without a shutdown" % self.shutdown_seconds)
+        return how + (", started again" if "started" in self.steps else "")
 
 
 def shutdown_gracefully(dom, timeout_s, poll_s=0.5, clock=None, sleep=None):
-    """Ask the guest to shut down (ACPI), wait up to ``timeout_s``, and destroy it only after that.
-
-    A destroy right after a guest change loses what is still in the guest's page cache (a freshly written
-    grub.cfg was seen to vanish), so the hard stop is the last resort. Returns ``{"graceful": bool,
-    "seconds": float}``; ``graceful`` is False when the domain had to be destroyed.
-    """
-    import time
-
-    clock = clock or time.monotonic
-    sleep = sleep or time.sleep
-    started = clock()
-    name = dom.name()
-    try:
-        if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:
-            dom.resume()  # a paused guest cannot act on the power button
-        dom.shutdown()
-    except libvirt.libvirtError as e:
-        if not dom.isActive():
-            return {"graceful": True, "seconds": round(clock() - started, 2)}
-        raise LibvirtFailure("cannot shut down domain %s: %s" % (name, e.get_error_message())) from e
-    while clock() - started < timeout_s:
-        if not dom.isActive():
-            return {"graceful": True, "seconds": round(clock() - started, 2)}
-        sleep(poll_s)
-    if not dom.isActive():
-        return {"graceful": True, "seconds": round(clock() - started, 2)}
-    try:
-        dom.destroy()
-    except libvirt.libvirtError as e:
-        if dom.isActive():
-            raise LibvirtFailure(
-                "domain %s ignored the shutdown request for %s s and cannot be destroyed: %s"
-                % (name, timeout_s, e.get_error_message())
-            ) from e
-    return {"graceful": False, "seconds": round(clock() - started, 2)}
+    """The stop half of ``PowerCycle``: ``{"graceful": bool, "seconds": float}``."""
+    cycle = PowerCycle(timeout_s, poll_s=poll_s, clock=clock, sleep=sleep).run(dom, start=False)
+    return {"graceful": cycle.graceful, "seconds": cycle.shutdown_seconds}
 
 
 # --- Writing one domain (domain_serial, domain_vnc): define with VALIDATE, live updates, start. --------------
@@ -177,7 +315,7 @@ def active_uuids(conn, uri):
     try:
         return {d.UUIDString() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}
     except libvirt.libvirtError as e:
-        raise LibvirtFailure("cannot list domains on %s: %s" % (uri, e.get_error_message())) from e
+        raise failure(e, "cannot list domains on %s" % uri, conn) from e
 
 
 def define_domain(conn, xml_text, name):
@@ -185,9 +323,7 @@ def define_domain(conn, xml_text, name):
     try:
         return conn.defineXMLFlags(xml_text, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
     except libvirt.libvirtError as e:
-        raise LibvirtFailure(
-            "libvirt refused the new definition of domain %s: %s" % (name, e.get_error_message())
-        ) from e
+        raise failure(e, "libvirt refused the new definition of domain %s" % name, conn) from e
 
 
 def apply_device_live(dom, device_xml, attach=False):
@@ -199,21 +335,69 @@ def apply_device_live(dom, device_xml, attach=False):
         else:
             dom.updateDeviceFlags(device_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
     except libvirt.libvirtError as e:
-        return e.get_error_message() or str(e)
+        if not _alive(dom):
+            raise failure(e, "cannot change the running domain %s" % dom.name(), dom) from e
+        return why(e)
     return None
 
 
-def start_domain(dom):
+def start_domain(dom, flags=0):
     try:
-        dom.create()
+        dom.createWithFlags(flags)
     except libvirt.libvirtError as e:
-        raise LibvirtFailure("cannot start domain %s: %s" % (dom.name(), e.get_error_message())) from e
+        raise failure(e, "cannot start domain %s" % dom.name(), dom) from e
+
+
+def resume_domain(dom):
+    try:
+        dom.resume()
+    except libvirt.libvirtError as e:
+        raise failure(e, "cannot resume domain %s" % dom.name(), dom) from e
 
 
 def close_quietly(conn):
     """Close a connection; a failure to close must never hide the task's real result."""
+    if conn is None:
+        return True
     try:
         conn.close()
     except libvirt.libvirtError:
         return False
     return True
+
+
+# --- The display: what the VGA shows (read only; libvirt's screenshot API over a stream). ------------------------
+
+SCREENSHOT_MAX_BYTES = 256 * 1024 * 1024
+
+
+def screenshot(conn, dom, screen=0):
+    """(mime type, bytes) of what screen ``screen`` of running domain ``dom`` shows, as the hypervisor renders it
+    (QEMU: a PPM). Changes nothing in the domain."""
+    stream = conn.newStream(0)
+    chunks = []
+    size = 0
+    try:
+        mime = dom.screenshot(stream, screen, 0)
+        while True:
+            data = stream.recv(1024 * 1024)
+            if not data:
+                break
+            size += len(data)
+            if size > SCREENSHOT_MAX_BYTES:
+                raise LibvirtFailure("the screenshot of domain %s exceeds %d bytes" % (dom.name(), SCREENSHOT_MAX_BYTES))
+            chunks.append(data)
+        stream.finish()
+    except libvirt.libvirtError as e:
+        try:
+            stream.abort()
+        except libvirt.libvirtError:
+            pass
+        raise failure(e, "cannot take a screenshot of domain %s" % dom.name(), dom) from e
+    except LibvirtFailure:
+        try:
+            stream.abort()
+        except libvirt.libvirtError:
+            pass
+        raise
+    return mime, b"".join(chunks)

@@ -239,15 +239,13 @@ from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_i
 
 
 def _select(module, conn, uri):
-    if module.params["all_domains"]:
-        return sorted(_libvirt.list_domains(conn, uri), key=lambda d: d.name())
-    names = list(dict.fromkeys(module.params["name"]))  # drop repeats, keep the order
-    found, missing = _libvirt.find_domains(conn, names, uri)
-    if missing:
+    names = None if module.params["all_domains"] else module.params["name"]
+    try:
+        return [s.dom for s in _libvirt.select_domains(conn, uri, names)]
+    except _libvirt.DomainsNotFound as e:
         raise _libvirt.LibvirtFailure(
-            "domain%s not found on %s: %s" % ("s" if len(missing) > 1 else "", uri, ", ".join(missing))
-        )
-    return found
+            "domain%s not found on %s: %s" % ("s" if len(e.missing) > 1 else "", uri, ", ".join(e.missing))
+        ) from e
 
 
 def _describe(dom, states, transient, secure):

@@ -191,7 +191,9 @@ restart_required:
   returned: always
   type: bool
 domains:
-  description: One entry per selected domain, in the order of O(name) (or sorted by name with O(all_domains)).
+  description:
+    - One entry per selected domain, in the order of O(name) (or sorted by name with O(all_domains)).
+    - Also returned when the task fails, so that every domain is accounted for.
   returned: always
   type: list
   elements: dict
@@ -217,6 +219,40 @@ domains:
       type: list
       elements: str
       sample: ["change VNC password", "apply the VNC password to the running domain"]
+    status:
+      description:
+        - What became of this domain. V(unchanged) nothing to do; V(changed) done (in check mode, would be done);
+          V(failed) see RV(domains[].error); V(vanished) undefined by someone else while the task ran (only with
+          O(all_domains); skipped, the rest goes on); V(not_reached) not written because the task stopped at the
+          failure of another domain.
+        - Also in the result of a failed task, for every selected domain.
+      type: str
+      choices: [unchanged, changed, failed, vanished, not_reached]
+      sample: changed
+    steps:
+      description:
+        - What was done to this domain, in order (in check mode, what the real run would do). V(planned) the
+          change was planned; V(replanned) the definition changed under the task and the change was planned again
+          on the fresh one; V(defined) the new definition was stored and re-read; V(live_applied) applied to the
+          running domain; V(stopped), V(started) the power cycle of O(restart).
+      type: list
+      elements: str
+      sample: [planned, defined, stopped, started]
+    error:
+      description: Why the domain failed, vanished or was not reached (libvirt's text, passwords redacted); else null.
+      type: str
+      sample: "cannot start domain web1: ...; domain web1 is left stopped (it was running before this task stopped it)"
+    left_stopped:
+      description:
+        - True when O(restart) shut the domain down and it could not be started again; RV(domains[].error) says why.
+      type: bool
+      sample: false
+    define_note:
+      description:
+        - Set when the connection to libvirtd was lost around the define. V(confirmed after connecting again) the
+          task connected again and the re-read shows the new definition; V(sent, not confirmed) it could not check.
+      type: str
+      returned: when the connection to libvirtd was lost around the define
 diff:
   description:
     - With C(--diff), one entry per changed domain with the VNC device before and after, password redacted.
