@@ -385,7 +385,9 @@ def screenshot(conn, dom, screen=0):
                 break
             size += len(data)
             if size > SCREENSHOT_MAX_BYTES:
-                raise LibvirtFailure("the screenshot of domain %s exceeds %d bytes" % (dom.name(), SCREENSHOT_MAX_BYTES))
+                raise LibvirtFailure(
+                    "the screenshot of domain %s exceeds %d bytes" % (dom.name(), SCREENSHOT_MAX_BYTES)
+                )
             chunks.append(data)
         stream.finish()
     except libvirt.libvirtError as e:
