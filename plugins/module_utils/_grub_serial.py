@@ -2,52 +2,83 @@
 # Copyright: ttyfleet.serial_console contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pure text transforms for the guest serial console: GRUB settings and kernel arguments.
+"""GRUB knowledge for the guest serial console: settings grammar, kernel arguments, /etc/default/grub and its
+drop-ins, generated grub.cfg, BLS entries, GRUB 0.97 menus, grubenv.
 
-No AnsibleModule, no subprocess, no file access: text in, text out, plus lists of problems. The ``grub_serial``
-module does the I/O around these functions; the unit tests exercise them directly.
+Pure text transforms (text in, text out, plus lists of problems), except ``source_defaults``, the one place that
+runs a shell to read /etc/default/grub and its drop-ins the way grub-mkconfig does. No AnsibleModule. The
+``grub_serial`` module does the file I/O around these functions; other guest-side code imports them from here.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import subprocess
 
-SPEEDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
-PARITIES = ("no", "odd", "even")
+# The console settings and their derived strings (console=, GRUB's serial command) have one home.
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_settings import (  # noqa: F401
+    PARITIES,
+    SPEEDS,
+    TTY_RE,
+    kernel_console,
+    serial_command,
+    validate_settings,
+)
+
 TERMINALS = ("console", "serial", "gfxterm", "vga_text", "ofconsole")
-TTY_RE = re.compile(r"^(ttyS|ttyAMA|hvc)([0-9]|[1-9][0-9])$")
 
 DROPIN_FUNC = "__ttyfleet_strip"
 
+# Grammar of every caller value that ends in a GRUB source file, a kernel command line or a generator's argv.
+# None of them admits a quote, a backslash, '$', '`', whitespace, a glob or a control character.
+GRAMMAR = {
+    # one kernel argument: key or key=value (rd.lvm.lv=vg/root, crashkernel=1G-4G:192M, root=UUID=x)
+    "karg": (
+        re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(=[A-Za-z0-9_.,:/+@%=-]{0,191})?$"),
+        "a kernel argument: key or key=value, key of letters, digits, '_', '.', '-'; value of letters, digits and "
+        "_ . , : / + @ % = -",
+    ),
+    # the value of one console= argument: tty0, ttyS0,115200n8, hvc0, uart8250,io,0x3f8,115200n8
+    "console": (
+        re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}(,[A-Za-z0-9_.:]{1,32}){0,4}$"),
+        "a console= value such as tty0, ttyS0,115200n8 or hvc0 (device name, then up to 4 ','-separated options "
+        "of letters, digits, '_', '.', ':'), without 'console='",
+    ),
+    "path": (
+        re.compile(r"^/[A-Za-z0-9_.,:+@%=/-]{0,4095}$"),
+        "an absolute path of letters, digits and _ . , : + @ % = / - (no '..')",
+    ),
+    "command": (
+        re.compile(r"^[A-Za-z0-9_./+-]{1,4096}$"),
+        "a command name or absolute path of letters, digits and _ . / + -",
+    ),
+    "cmd_arg": (re.compile(r"^[A-Za-z0-9_.,:/+@%={}-]{0,4096}$"), "letters, digits and _ . , : / + @ % = { } -"),
+}
 
-def validate_settings(tty=None, speed=None, word=None, parity=None, stop=None, unit=None):
-    """Return a list of human readable problems with one set of serial console settings (empty if fine)."""
+
+def _shown(value):
+    """A value as an error message may show it: repr, cut short (hostile values can be long)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def grammar_problems(option, values, kind):
+    """Problems of ``values`` (one value or a list) under the grammar ``kind``; each names the option and the rule."""
+    rx, rule = GRAMMAR[kind]
     problems = []
-    if tty is not None and not TTY_RE.match(str(tty)):
-        problems.append("tty %r is not a serial device name (ttyS<N>, ttyAMA<N> or hvc<N>)" % (tty,))
-    if speed is not None and speed not in SPEEDS:
-        problems.append("speed %r is not one of %s" % (speed, ", ".join(str(s) for s in SPEEDS)))
-    if word is not None and word not in (5, 6, 7, 8):
-        problems.append("word %r is not 5, 6, 7 or 8" % (word,))
-    if parity is not None and parity not in PARITIES:
-        problems.append("parity %r is not no, odd or even" % (parity,))
-    if stop is not None and stop not in (1, 2):
-        problems.append("stop %r is not 1 or 2" % (stop,))
-    if unit is not None and unit not in (0, 1, 2, 3):
-        problems.append("unit %r is not 0, 1, 2 or 3" % (unit,))
+    for v in values if isinstance(values, (list, tuple)) else [values]:
+        if not isinstance(v, str) or not rx.fullmatch(v) or (kind == "path" and "/../" in v + "/"):
+            problems.append("%s: %s is not %s" % (option, _shown(v), rule))
     return problems
 
 
-def kernel_console(tty, speed, word, parity):
-    """The value of a kernel ``console=`` argument: ``ttyS0,115200n8``; ``hvc0`` has no line settings."""
-    if tty.startswith("hvc"):
-        return tty
-    return "%s,%d%s%d" % (tty, speed, parity[0], word)
-
-
-def serial_command(unit, speed, word, parity, stop):
-    """GRUB's ``serial`` command line, as GRUB_SERIAL_COMMAND and grub.cfg carry it."""
-    return "serial --unit=%d --speed=%d --word=%d --parity=%s --stop=%d" % (unit, speed, word, parity, stop)
+def header_problems(option, text):
+    """A comment header may hold any printable text; each of its lines becomes a '# ' comment line."""
+    if text and re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text):
+        return ["%s: control characters other than newline and tab are not allowed" % option]
+    return []
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -121,8 +152,16 @@ def args_problems(args, consoles, remove=()):
 
 
 def shell_quote(value):
-    """Double-quote a value for a shell assignment, escaping what double quotes do not protect."""
+    """Double-quote a value for a shell assignment, escaping what double quotes do not protect.
+
+    Used for /etc/default/grub, where distribution tools (grubby, YaST) expect KEY="value".
+    """
     return '"%s"' % re.sub(r'(["\\$`])', r"\\\1", value)
+
+
+def sh_single_quote(value):
+    """Single-quote a value: nothing inside is expanded by any shell; a ' is closed, escaped and reopened."""
+    return "'%s'" % value.replace("'", "'\"'\"'")
 
 
 _ASSIGN_RE = re.compile(r"^(\s*)(export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
@@ -147,7 +186,7 @@ def set_shell_vars(text, values):
         new = "%s=%s\n" % (key, shell_quote(value))
         if idx:
             m = _ASSIGN_RE.match(lines[idx[-1]].rstrip("\n"))
-            if lines[idx[-1]] != new and _unquote(m.group(4)) != value:
+            if lines[idx[-1]] != new and shell_word(m.group(4)) != value:
                 lines[idx[-1]] = new
         else:
             lines.append(new)
@@ -159,19 +198,87 @@ def _match_key(line, key):
     return bool(m) and m.group(3) == key
 
 
-def _unquote(raw):
-    """The value of a simple shell word (``"a b"``, ``'a b'``, ``a``); None if it needs a shell to evaluate."""
-    raw = raw.strip()
-    if len(raw) >= 2 and raw[0] == raw[-1] == "'" and "'" not in raw[1:-1]:
-        return raw[1:-1]
-    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-        inner = raw[1:-1]
-        if re.search(r'(?<!\\)[$`"]', inner):
+def shell_word(raw):
+    """The value of one literal shell word (``"a b"``, ``'a b'``, ``a\\ b``, ``a"b"'c'``), an optional comment after.
+
+    None when evaluating it would need a shell: an expansion ($, `), a glob, or an operator (; & | < > ( )).
+    """
+    out, i, raw = [], 0, raw.strip()
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "'":
+            j = raw.find("'", i + 1)
+            if j < 0:
+                return None
+            out.append(raw[i + 1 : j])
+            i = j + 1
+        elif ch == '"':
+            i += 1
+            while i < len(raw) and raw[i] != '"':
+                if raw[i] in "$`":
+                    return None
+                if raw[i] == "\\" and i + 1 < len(raw) and raw[i + 1] in '"\\$`\n':
+                    i += 1
+                out.append(raw[i])
+                i += 1
+            if i >= len(raw):
+                return None
+            i += 1
+        elif ch == "\\":
+            if i + 1 >= len(raw):
+                return None
+            out.append(raw[i + 1])
+            i += 2
+        elif ch.isspace():
+            rest = raw[i:].strip()
+            return "".join(out) if not rest or rest.startswith("#") else None
+        elif ch in "$`;&|<>()*?[]{}~#" and not (ch == "#" and out):
             return None
-        return re.sub(r'\\(["\\$`])', r"\1", inner)
-    if re.match(r"^[A-Za-z0-9_,.:/=+-]*$", raw):
-        return raw
-    return None
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def shell_assignment(text, key):
+    """The literal value of the last active ``key=`` assignment in a shell config text.
+
+    Returns (value, found): ("", False) when the key is not assigned; (None, True) when its value is shell code
+    (reading it would mean running the file). The file is never executed to answer.
+    """
+    value, found = "", False
+    for line in text.splitlines():
+        m = _ASSIGN_RE.match(line)
+        if m and m.group(3) == key:
+            value, found = shell_word(m.group(4)), True
+    return value, found
+
+
+# The drop-in's code is this fixed text: it never contains caller data. The data (the consoles, the arguments to
+# remove, the GRUB settings) comes before it as single-quoted literals, which no shell expands.
+DROPIN_CODE = """\
+%(f)s() {
+  __ttyfleet_out=
+  for __ttyfleet_a in $1; do
+    __ttyfleet_keep=1
+    case "$__ttyfleet_a" in console=*) __ttyfleet_keep= ;; esac
+    for __ttyfleet_r in $__ttyfleet_remove; do
+      if [ "x$__ttyfleet_a" = "x$__ttyfleet_r" ] || [ "x${__ttyfleet_a%%%%=*}" = "x$__ttyfleet_r" ]; then
+        __ttyfleet_keep=
+      fi
+    done
+    if [ -n "$__ttyfleet_keep" ]; then __ttyfleet_out="${__ttyfleet_out:+$__ttyfleet_out }$__ttyfleet_a"; fi
+  done
+  printf '%%s' "$__ttyfleet_out"
+}
+case $- in *f*) __ttyfleet_f= ;; *) __ttyfleet_f=1; set -f ;; esac
+GRUB_CMDLINE_LINUX="$(%(f)s "$GRUB_CMDLINE_LINUX")"
+GRUB_CMDLINE_LINUX="${GRUB_CMDLINE_LINUX:+$GRUB_CMDLINE_LINUX }$__ttyfleet_consoles"
+GRUB_CMDLINE_LINUX_DEFAULT="$(%(f)s "$GRUB_CMDLINE_LINUX_DEFAULT")"
+if [ -n "$__ttyfleet_f" ]; then set +f; fi
+unset -f %(f)s
+unset __ttyfleet_a __ttyfleet_r __ttyfleet_keep __ttyfleet_out __ttyfleet_f __ttyfleet_remove __ttyfleet_consoles
+""" % {"f": DROPIN_FUNC}
 
 
 def render_dropin(header, terminal, serial_cmd, consoles, remove=(), timeout_s=None):
@@ -179,46 +286,156 @@ def render_dropin(header, terminal, serial_cmd, consoles, remove=(), timeout_s=N
 
     At source time it strips console= (and ``remove``) from GRUB_CMDLINE_LINUX and GRUB_CMDLINE_LINUX_DEFAULT,
     whatever earlier files put there, and appends the wanted consoles to GRUB_CMDLINE_LINUX (recovery entries
-    get them too). The text is fixed for fixed settings, so rewriting it is idempotent and an argument already
-    present in /etc/default/grub is never doubled.
+    get them too). Every value is a single-quoted literal and the code is ``DROPIN_CODE``, the same for every
+    caller, so no caller text can become shell code. The text is fixed for fixed settings, so rewriting it is
+    idempotent and an argument already present in /etc/default/grub is never doubled. ``dropin_effect`` is the
+    same transformation in Python (check mode predicts with it instead of running the drop-in).
     """
-    pattern = "|".join(["console=*"] + [r if "=" in r else "%s|%s=*" % (r, r) for r in remove])
+    q = sh_single_quote
     lines = ["# %s" % h for h in header.splitlines()] if header else []
     lines += [
         "# ttyfleet.serial_console: GRUB and the kernel speak on the serial console. Sourced after",
         "# /etc/default/grub and every drop-in that sorts before this one.",
-        "GRUB_TERMINAL=%s" % shell_quote(" ".join(terminal)),
-        "GRUB_SERIAL_COMMAND=%s" % shell_quote(serial_cmd),
+        "GRUB_TERMINAL=%s" % q(" ".join(terminal)),
+        "GRUB_SERIAL_COMMAND=%s" % q(serial_cmd),
     ]
     if timeout_s is not None:
-        lines += ["GRUB_TIMEOUT=%d" % timeout_s, 'GRUB_TIMEOUT_STYLE="menu"']
+        lines += ["GRUB_TIMEOUT=%s" % q(str(int(timeout_s))), "GRUB_TIMEOUT_STYLE='menu'"]
     lines += [
-        "%s() {" % DROPIN_FUNC,
-        "  __ttyfleet_out=",
-        "  for __ttyfleet_a in $1; do",
-        '    case "$__ttyfleet_a" in',
-        "      %s) ;;" % pattern,
-        '      *) __ttyfleet_out="${__ttyfleet_out:+$__ttyfleet_out }$__ttyfleet_a" ;;',
-        "    esac",
-        "  done",
-        "  printf '%s' \"$__ttyfleet_out\"",
-        "}",
-        "case $- in *f*) __ttyfleet_f= ;; *) __ttyfleet_f=1; set -f ;; esac",
-        'GRUB_CMDLINE_LINUX="$(%s "$GRUB_CMDLINE_LINUX")"' % DROPIN_FUNC,
-        'GRUB_CMDLINE_LINUX="${GRUB_CMDLINE_LINUX:+$GRUB_CMDLINE_LINUX }%s"'
-        % " ".join("console=%s" % c for c in consoles),
-        'GRUB_CMDLINE_LINUX_DEFAULT="$(%s "$GRUB_CMDLINE_LINUX_DEFAULT")"' % DROPIN_FUNC,
-        '[ -n "$__ttyfleet_f" ] && set +f',
-        "unset -f %s" % DROPIN_FUNC,
-        "unset __ttyfleet_a __ttyfleet_out __ttyfleet_f",
+        "__ttyfleet_remove=%s" % q(" ".join(remove)),
+        "__ttyfleet_consoles=%s" % q(" ".join("console=%s" % c for c in consoles)),
     ]
+    return "\n".join(lines) + "\n" + DROPIN_CODE
+
+
+def dropin_effect(env, terminal, serial_cmd, consoles, remove=(), timeout_s=None):
+    """What sourcing ``render_dropin``'s text does to the variables in ``env`` (a dict), without a shell."""
+
+    def strip(value):
+        return [
+            a
+            for a in (value or "").split()
+            if _arg_key(a) != "console" and a not in remove and _arg_key(a) not in remove
+        ]
+
+    out = dict(env)
+    linux = strip(env.get("GRUB_CMDLINE_LINUX")) + ["console=%s" % c for c in consoles]
+    out["GRUB_CMDLINE_LINUX"] = " ".join(linux)
+    out["GRUB_CMDLINE_LINUX_DEFAULT"] = " ".join(strip(env.get("GRUB_CMDLINE_LINUX_DEFAULT")))
+    out["GRUB_TERMINAL"] = " ".join(terminal)
+    out["GRUB_SERIAL_COMMAND"] = serial_cmd
+    if timeout_s is not None:
+        out["GRUB_TIMEOUT"], out["GRUB_TIMEOUT_STYLE"] = str(int(timeout_s)), "menu"
+    return out
+
+
+SOURCED_VARS = ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT", "GRUB_TERMINAL", "GRUB_SERIAL_COMMAND")
+
+
+def source_script(n_before, n_after, names=SOURCED_VARS):
+    """The fixed sh script ``source_defaults`` runs: file paths and preset values come from the environment.
+
+    The sourced files' stdout goes to /dev/null; the values go to fd 3, NUL-separated, after a random marker.
+    """
+    lines = ["set -e", "exec 3>&1 >/dev/null </dev/null"]
+    lines += ['. "$__TTYFLEET_F%d"' % i for i in range(n_before)]
+    if n_after:
+        lines += ["%s=$__TTYFLEET_V%d" % (n, i) for i, n in enumerate(names)]
+        lines += ['. "$__TTYFLEET_F%d"' % i for i in range(n_before, n_before + n_after)]
+    lines.append("printf '%%s\\0' \"$__TTYFLEET_MARK\" %s >&3" % " ".join('"${%s-}"' % n for n in names))
     return "\n".join(lines) + "\n"
+
+
+def parse_sourced(stdout, marker, names=SOURCED_VARS):
+    """The values after the last marker; None when the script did not get to print them."""
+    fields = stdout.split("\0")
+    if marker not in fields:
+        return None
+    at = len(fields) - 1 - fields[::-1].index(marker)
+    values = fields[at + 1 : at + 1 + len(names)]
+    return dict(zip(names, values)) if len(values) == len(names) else None
+
+
+def source_defaults(before, after=(), preset=None, names=SOURCED_VARS):
+    """Source the files ``before``, then (when ``after`` is given) set ``names`` from ``preset`` and source
+    ``after``, as grub-mkconfig does; return the values of ``names``. What the files print is never read as a value.
+
+    Raises RuntimeError with sh's message when a file fails. Missing files are skipped, like grub-mkconfig's loop.
+    """
+    before = [f for f in before if os.path.isfile(f)]
+    after = [f for f in after if os.path.isfile(f)]
+    marker = "ttyfleet-%s" % secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRUB_", "__TTYFLEET_"))}
+    env.update(LC_ALL="C", __TTYFLEET_MARK=marker)
+    for i, f in enumerate(list(before) + list(after)):
+        env["__TTYFLEET_F%d" % i] = f
+    if after:
+        for i, n in enumerate(names):
+            env["__TTYFLEET_V%d" % i] = (preset or {}).get(n, "")
+    script = source_script(len(before), len(after), names)
+    p = subprocess.run(["sh", "-c", script], capture_output=True, env=env, cwd="/", check=False)
+    out = p.stdout.decode("utf-8", "surrogateescape")
+    values = parse_sourced(out, marker, names)
+    if p.returncode or values is None:
+        err = p.stderr.decode("utf-8", "replace").strip()
+        raise RuntimeError(
+            "sourcing %s failed (exit %d): %s" % (", ".join(before + after), p.returncode, err[-500:] or "no message")
+        )
+    return values
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # generated grub.cfg, BLS entries, legacy GRUB 0.97 menu.lst
 
 _LINUX_RE = re.compile(r"^\s*(linux|linux16|linuxefi)\s+(\S+)(.*)$")
+_SECTION_RE = re.compile(r"^### BEGIN (\S+) ###\s*$")
+_KERNEL_NAMES = ("vmlinuz", "vmlinux", "bzimage", "kernel", "image", "uki")
+
+
+def kernel_lines(text):
+    """The ``linux`` lines of a grub.cfg that boot this system's Linux kernel: (command, image, args) tuples.
+
+    These are the lines GRUB_CMDLINE_LINUX reaches, so only they are judged. Left out: memtest86+ (it is loaded
+    with ``linux``/``linux16``/``linuxefi`` too, and has its own console= syntax), entries of other systems
+    (os-prober), custom entries, and images without ``root=`` that are not named like a kernel. When grub.cfg has
+    grub-mkconfig's ``### BEGIN /etc/grub.d/NN_name ###`` sections, only sections whose script name contains
+    ``linux`` (10_linux, 20_linux_xen, 10_linux_zfs) count.
+    """
+    found, section, sectioned = [], None, False
+    for line in text.splitlines():
+        sm = _SECTION_RE.match(line)
+        if sm:
+            section, sectioned = os.path.basename(sm.group(1)), True
+            continue
+        if line.startswith("### END "):
+            section = None
+            continue
+        m = _LINUX_RE.match(line)
+        if not m:
+            continue
+        cmd, image, args = m.group(1), m.group(2), split_args(m.group(3))
+        base = image.rsplit("/", 1)[-1].lower()
+        if _is_memtest(image):
+            continue
+        if sectioned and (section is None or "linux" not in section):
+            continue
+        has_root = any(_arg_key(a) == "root" for a in args)
+        if has_root or (cmd != "linux16" and base.startswith(_KERNEL_NAMES)):
+            found.append((cmd, image, args))
+    return found
+
+
+def grub_cfg_terminal(text):
+    """GRUB's terminal setup in a grub.cfg, in file order: every ``serial ...`` command line (stripped), the
+    words after every ``terminal_input`` / ``terminal_output``, and whether it loads BLS entries (``blscfg``)."""
+    lines = [line.strip() for line in text.splitlines()]
+    words = [line.split() for line in lines]
+    return dict(
+        serial=[line for line, w in zip(lines, words) if w[:1] == ["serial"]],
+        terminal_input=[w[1:] for w in words if w[:1] == ["terminal_input"]],
+        terminal_output=[w[1:] for w in words if w[:1] == ["terminal_output"]],
+        blscfg=any(line.startswith("blscfg") for line in lines),
+    )
 
 
 def grub_cfg_problems(text, serial_cmd, terminal, consoles, remove=(), bls=False):
@@ -227,53 +444,55 @@ def grub_cfg_problems(text, serial_cmd, terminal, consoles, remove=(), bls=False
     ``bls``: the kernel lines live in BLS entries (``blscfg``), so only the terminal part is checked here.
     """
     problems = []
-    lines = text.splitlines()
-    if not any(line.strip() == serial_cmd for line in lines):
+    terms = grub_cfg_terminal(text)
+    # grub-mkconfig writes the serial command only when GRUB_TERMINAL names serial.
+    if "serial" in terminal and serial_cmd not in terms["serial"]:
         problems.append("grub.cfg lacks %r" % serial_cmd)
     for cmd in ("terminal_input", "terminal_output"):
-        found = [line.split()[1:] for line in lines if line.strip().split()[:1] == [cmd]]
-        if not any(set(terminal) <= set(words) for words in found):
+        # Exactly these terminals: an extra `serial` where the firmware mirrors its console is the doubled menu.
+        if not any(set(terminal) == set(words) for words in terms[cmd]):
             problems.append("grub.cfg has no '%s %s'" % (cmd, " ".join(terminal)))
-    kernels = [m for m in (_LINUX_RE.match(line) for line in lines) if m]
+    kernels = kernel_lines(text)
     if bls:
-        if not any(line.strip().startswith("blscfg") for line in lines) and not kernels:
+        if not terms["blscfg"] and not kernels:
             problems.append("grub.cfg neither loads BLS entries (blscfg) nor has linux lines")
     elif not kernels:
         problems.append("grub.cfg has no linux lines")
-    for m in kernels:
-        for p in args_problems(split_args(m.group(3)), consoles, remove):
-            problems.append("grub.cfg linux %s: %s" % (m.group(2), p))
+    for _cmd, image, args in kernels:
+        for p in args_problems(args, consoles, remove):
+            problems.append("grub.cfg linux %s: %s" % (image, p))
     return problems
 
 
+def _bls_key(line):
+    parts = line.strip().split(None, 1)
+    return parts[0] if parts else ""
+
+
 def bls_options(text):
-    """The ``options`` value of a BLS entry, or None when the entry has none."""
-    for line in text.splitlines():
-        parts = line.strip().split(None, 1)
-        if parts and parts[0] == "options":
-            return parts[1] if len(parts) > 1 else ""
-    return None
+    """The ``options`` of a BLS entry, every options line joined (the spec allows several); None when none."""
+    opts = [(line.strip().split(None, 1) + [""])[1] for line in text.splitlines() if _bls_key(line) == "options"]
+    return " ".join(o for o in opts if o) if opts else None
 
 
 def edit_bls_entry(text, consoles, remove=()):
-    """A BLS entry with its ``options`` merged; an entry without options gets one."""
-    old = bls_options(text)
-    new_opts = " ".join(merge_args(split_args(old or ""), consoles, remove))
-    if old is not None and split_args(old) == split_args(new_opts):
-        return text
-    out, done = [], False
-    for line in text.splitlines(True):
-        parts = line.strip().split(None, 1)
-        if parts and parts[0] == "options" and not done:
-            out.append("options %s\n" % new_opts)
-            done = True
-        else:
-            out.append(line)
-    if not done:
-        if out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
-        out.append("options %s\n" % new_opts)
-    return "".join(out)
+    """A BLS entry with console= and ``remove`` dropped from every ``options`` line and ``consoles`` appended to
+    the last one; an options line left empty is dropped, an entry without options gets one."""
+    lines = text.splitlines(True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    idx = [i for i, line in enumerate(lines) if _bls_key(line) == "options"]
+    out = list(lines)
+    for n, i in enumerate(idx):
+        args = split_args((lines[i].strip().split(None, 1) + [""])[1])
+        kept = merge_args(args, consoles if n == len(idx) - 1 else [], remove)
+        out[i] = ("options %s\n" % " ".join(kept)) if kept != args else lines[i]
+        if not kept:
+            out[i] = ""
+    if not idx:
+        out.append("options %s\n" % " ".join("console=%s" % c for c in consoles))
+    new = "".join(out)
+    return text if new in (text, text + "\n") else new
 
 
 def edit_cmdline_file(text, consoles, remove=()):
@@ -281,6 +500,12 @@ def edit_cmdline_file(text, consoles, remove=()):
     old = split_args(text.strip())
     new = merge_args(old, consoles, remove)
     return text if new == old else " ".join(new) + "\n"
+
+
+def _is_memtest(image):
+    """memtest86+ boots like a kernel but is none: it is left as it is (GRUB 0.97 menus and grub.cfg alike)."""
+    image = image[0] if isinstance(image, list) and image else image or ""
+    return "memtest" in image.rsplit("/", 1)[-1].lower()
 
 
 def legacy_terminal_line(terminal, timeout_s=None):
@@ -314,7 +539,7 @@ def edit_legacy_menu(text, serial_cmd, terminal, consoles, remove=(), timeout_s=
         if not globals_done and want_serial and re.match(r"^\s*splashimage", line):
             out.append("#" + line)
             continue
-        if globals_done and head == "kernel" and len(words) >= 2:
+        if globals_done and head == "kernel" and len(words) >= 2 and not _is_memtest(words[1]):
             m = re.match(r"^(\s*kernel\s+\S+)(.*)$", line.rstrip("\n"))
             merged = merge_args(split_args(m.group(2)), consoles, remove)
             line = "%s %s\n" % (m.group(1), " ".join(merged)) if merged else m.group(1) + "\n"
@@ -332,7 +557,7 @@ def legacy_problems(text, serial_cmd, terminal, consoles, remove=()):
     lines = [line.strip() for line in text.splitlines()]
     if "serial" in terminal and serial_cmd not in lines:
         problems.append("menu.lst lacks %r" % serial_cmd)
-    kernels = [line for line in lines if line.split()[:1] == ["kernel"]]
+    kernels = [line for line in lines if line.split()[:1] == ["kernel"] and not _is_memtest(line.split()[1:2])]
     if not kernels:
         problems.append("menu.lst has no kernel lines")
     for k in kernels:
@@ -375,3 +600,63 @@ def grubenv_set(text, key, value):
     if len(block.encode("utf-8")) > GRUBENV_SIZE:
         return None
     return block + "#" * (GRUBENV_SIZE - len(block.encode("utf-8")))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# platforms: the terminal per firmware, the serial port's name per GRUB platform
+
+AUTO_TERMINAL = "auto"
+# efivarfs: the UEFI global variable ConOut (EFI_GLOBAL_VARIABLE GUID), 4 attribute bytes, then a device path.
+CONOUT_VAR = "efivars/ConOut-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+# GRUB platforms whose serial driver knows only EFI serial ports (efi0, efi1, ...): no 8250 "com" units.
+EFI_ONLY_SERIAL_PLATFORMS = ("arm64-efi", "arm-efi", "riscv64-efi", "loongarch64-efi")
+
+
+def device_path_has_uart(data):
+    """Whether a UEFI device path list (the value of ConOut, without the attribute bytes) holds a UART node.
+
+    Nodes are type, subtype, 16-bit little-endian length; a UART is messaging (3) / UART (14). A truncated or
+    malformed list answers False (the caller then does not assume a mirror)."""
+    i = 0
+    while i + 4 <= len(data):
+        kind, sub, length = data[i], data[i + 1], data[i + 2] | data[i + 3] << 8
+        if length < 4 or i + length > len(data):
+            return False
+        if kind == 0x03 and sub == 0x0E:
+            return True
+        if kind == 0x7F and sub == 0xFF:
+            return False
+        i += length
+    return False
+
+
+def choose_terminal(requested, consoles, efi_booted, conout):
+    """GRUB_TERMINAL to use and why. ``requested`` is the caller's list; only ``[auto]`` is decided here.
+
+    ``consoles``: the console= values the kernel gets; ``efi_booted``: /sys/firmware/efi exists; ``conout``: the
+    firmware's ConOut device path (bytes, attributes stripped) or None when it cannot be read.
+    - no serial device among the consoles but hvc<N>: GRUB has no virtio console driver, so only `console`;
+    - EFI firmware whose ConOut holds a UART (OVMF, AAVMF, servers with console redirection): the firmware already
+      mirrors GRUB's `console` onto the serial line; `serial` as well would draw every line twice;
+    - otherwise (BIOS, or EFI without redirection): `console serial` - VGA and the serial line, once each.
+    """
+    if list(requested) != [AUTO_TERMINAL]:
+        return list(requested), "as requested"
+    devices = [c.split(",", 1)[0] for c in consoles]
+    serial = [d for d in devices if TTY_RE.match(d)]
+    if serial and all(d.startswith("hvc") for d in serial):
+        return ["console"], "the serial console is a virtio console (%s), which GRUB cannot draw on" % serial[-1]
+    if efi_booted and conout is not None and device_path_has_uart(conout):
+        return ["console"], "the EFI firmware mirrors its console (ConOut) onto a UART"
+    if efi_booted:
+        return ["console", "serial"], "EFI firmware without a UART in its console (ConOut)"
+    return ["console", "serial"], "BIOS firmware"
+
+
+def port_serial_command(serial_cmd, unit, grub_platforms):
+    """GRUB's serial command for the installed GRUB platforms: on arm64-efi (and other EFI-only ports) GRUB names
+    serial ports efi0, efi1 ..., and ``--unit=0`` fails with "serial port `com0' isn't found"."""
+    if any(pl in EFI_ONLY_SERIAL_PLATFORMS for pl in grub_platforms):
+        words = [w for w in serial_cmd.split() if not w.startswith("--unit=")]
+        return " ".join(words + ["efi%d" % unit])
+    return serial_cmd

@@ -38,7 +38,12 @@ options:
     required: true
     choices: [dropin, default_grub, legacy]
   terminal:
-    description: GRUB terminals, in the order GRUB_TERMINAL lists them. Both C(console) and C(serial) keep VGA working.
+    description:
+      - GRUB terminals, in the order GRUB_TERMINAL lists them. Both C(console) and C(serial) keep VGA working.
+      - V([auto]) chooses per firmware (RV(terminal_reason) says why) - C(console) alone where the EFI firmware
+        already mirrors its console onto a UART (its C(ConOut) variable holds one, as on OVMF and AAVMF: C(serial)
+        as well would draw every line twice), or where the serial console is a virtio console C(hvcN) GRUB cannot
+        draw on; otherwise (BIOS, EFI without console redirection) C(console serial).
     type: list
     elements: str
     default: [console, serial]
@@ -214,6 +219,17 @@ configured_args:
   returned: always
   type: list
   elements: str
+terminal:
+  description: The GRUB terminals used (the choice of O(terminal=[auto]), or O(terminal) as given).
+  returned: always
+  type: list
+  elements: str
+  sample: [console]
+terminal_reason:
+  description: Why those terminals (with O(terminal=[auto])), or C(as requested).
+  returned: always
+  type: str
+  sample: the EFI firmware mirrors its console (ConOut) onto a UART
 running_args:
   description: Arguments of the running kernel.
   returned: always
@@ -225,18 +241,32 @@ reboot_required:
   type: bool
 """
 
+import errno  # noqa: E402 (validate-modules wants the docs first)
 import glob  # noqa: E402 (validate-modules wants the docs first)
 import os  # noqa: E402 (validate-modules wants the docs first)
 import re  # noqa: E402 (validate-modules wants the docs first)
 import shutil  # noqa: E402 (validate-modules wants the docs first)
 import subprocess  # noqa: E402 (validate-modules wants the docs first)
 import tempfile  # noqa: E402 (validate-modules wants the docs first)
+import time  # noqa: E402 (validate-modules wants the docs first)
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (validate-modules wants the docs first)
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _grub_serial as core  # noqa: E402
 
 SYNTAX_ERROR = "Syntax errors are detected"
+PATH_OPTIONS = (
+    "default_file",
+    "dropin_file",
+    "legacy_file",
+    "grub_cfg",
+    "efi_grub_cfg",
+    "efi_dir",
+    "bls_dir",
+    "grubenv",
+    "kernel_cmdline_file",
+    "proc_cmdline",
+)
 
 
 def read(path):
@@ -247,6 +277,14 @@ def read(path):
         return None
 
 
+class WriteError(Exception):
+    """A write failed (ENOSPC, EIO, ...); ``path`` and the OSError say where and why."""
+
+    def __init__(self, path, err):
+        super().__init__("%s: %s" % (path, err.strerror or err))
+        self.path, self.err, self.unrestored = path, err, []
+
+
 class Run:
     """Collects planned writes, makes them through one choke point, and can put everything back."""
 
@@ -254,7 +292,8 @@ class Run:
         self.module = module
         self.plan = []  # (path, old or None, new)
         self.backups = []
-        self.snapshots = {}
+        self.snapshots = {}  # path -> old text (None: did not exist)
+        self.kept = {}  # path -> hard link to the replaced inode, so restoring needs no free space
         self.diffs = []
 
     def want(self, path, new):
@@ -276,40 +315,106 @@ class Run:
             self.snapshots[path] = read(path)
 
     def write_all(self, backup):
-        for path, old, new in self.plan:
-            self.snapshot(path)
-            if backup and old is not None:
-                self.backups.append(self.module.backup_local(path))
-            write_atomic(self.module, path, new)
+        """Write every planned file; on any OSError put back what was written and raise WriteError."""
+        try:
+            if backup:
+                for path, old, _new in self.plan:
+                    if old is not None:
+                        self.backups.append(backup_copy(path))
+            for path, _old, new in self.plan:
+                self.snapshot(path)
+                self.kept[path] = write_atomic(self.module, path, new)
+        except WriteError as e:
+            e.unrestored = self.restore()
+            raise
 
     def restore(self):
+        """Put every touched file back. Returns the files that could not be restored (each with the reason)."""
+        failed = []
         for path, old in self.snapshots.items():
-            if old is None:
-                if os.path.exists(path):
-                    os.unlink(path)
-            elif read(path) != old:
-                write_atomic(self.module, path, old)
+            try:
+                link = self.kept.pop(path, None)
+                if link:
+                    os.replace(link, os.path.realpath(path))
+                elif old is None:
+                    if os.path.lexists(path):
+                        os.unlink(path)
+                elif read(path) != old:
+                    link = write_atomic(self.module, path, old)
+                    if link:
+                        os.unlink(link)
+            except (OSError, WriteError) as e:
+                failed.append("%s (%s)" % (path, e))
+        if failed:
+            return failed  # the backups are the way back now: keep them
         # The files are as they were: copies made for this run would only mislead.
         for b in self.backups:
             if b and os.path.exists(b):
                 os.unlink(b)
         self.backups = []
         os.sync()
+        return []
+
+    def done(self):
+        for link in self.kept.values():
+            if link and os.path.lexists(link):
+                os.unlink(link)
+        self.kept = {}
+
+
+def backup_copy(path):
+    """A timestamped copy next to the file, named like Ansible's backup_local; a partial copy never stays."""
+    dest = "%s.%d.%s~" % (path, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S"))
+    try:
+        shutil.copy2(path, dest)
+    except OSError as e:
+        if os.path.lexists(dest):
+            os.unlink(dest)
+        raise WriteError(dest, e) from None
+    return dest
 
 
 def write_atomic(module, path, text):
+    """Write ``text`` to a temporary file beside ``path``, fsync, then rename it over ``path``.
+
+    Returns a hard link to the replaced file (None if there was none or the file system has no links), so that a
+    later failure can put it back by a rename. On OSError nothing is left behind and WriteError is raised.
+    """
     real = os.path.realpath(path)
     d = os.path.dirname(real)
-    if not os.path.isdir(d):
-        os.makedirs(d, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix=".ttyfleet.", dir=d)
-    with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    if not os.path.exists(real):
-        os.chmod(tmp, 0o644)
-    module.atomic_move(tmp, real)
+    tmp = keep = None
+    try:
+        if not os.path.isdir(d):
+            os.makedirs(d, 0o755)
+        fd, tmp = tempfile.mkstemp(prefix=".ttyfleet.", dir=d)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if os.path.exists(real):
+            st = os.stat(real)
+            os.chmod(tmp, st.st_mode & 0o7777)
+            os.chown(tmp, st.st_uid, st.st_gid)
+            keep = os.path.join(d, ".ttyfleet-keep.%s" % os.path.basename(tmp))
+            try:
+                os.link(real, keep)
+            except OSError:
+                keep = None
+        else:
+            os.chmod(tmp, 0o644)
+        context = module.selinux_context(real) if os.path.exists(real) and module.selinux_enabled() else None
+        os.replace(tmp, real)
+        tmp = None
+        if context:
+            module.set_context_if_different(real, context, False)
+        return keep
+    except OSError as e:
+        if keep and os.path.lexists(keep):
+            os.unlink(keep)
+        raise WriteError(path, e) from None
+    finally:
+        if tmp and os.path.lexists(tmp):
+            os.unlink(tmp)
 
 
 def sh_syntax_error(text):
@@ -323,38 +428,42 @@ def sh_syntax_error(text):
         os.unlink(tmp)
 
 
-def source_grub(default_file, dropin_dir, overrides):
-    """Source /etc/default/grub and its drop-ins the way grub-mkconfig does; return the variables we care about.
+def dropin_neighbours(dropin_file):
+    """The drop-ins grub-mkconfig sources before and after ours (sorted like its ``*.cfg`` glob); never ours."""
+    d = os.path.dirname(dropin_file)
+    others = sorted(f for f in glob.glob(os.path.join(glob.escape(d), "*.cfg")) if f != dropin_file)
+    name = os.path.basename(dropin_file)
+    return [f for f in others if os.path.basename(f) < name], [f for f in others if os.path.basename(f) > name]
 
-    ``overrides`` maps a path to the text that should be sourced instead (check mode, before writing).
-    """
-    files = [default_file]
-    if dropin_dir:
-        files += sorted(
-            set(
-                glob.glob(os.path.join(dropin_dir, "*.cfg"))
-                + [p for p in overrides if p.startswith(dropin_dir.rstrip("/") + "/") and p.endswith(".cfg")]
-            )
-        )
-    tmpdir = tempfile.mkdtemp(prefix="ttyfleet-src-")
-    try:
-        script = []
-        for i, path in enumerate(files):
-            text = overrides.get(path, read(path))
-            if text is None:
-                continue
-            tmp = os.path.join(tmpdir, "%03d" % i)
-            with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
-                f.write(text)
-            script.append('. "%s"' % tmp)
-        names = ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT", "GRUB_TERMINAL")
-        script.append("printf '%s\\0' " + " ".join('"${%s}"' % n for n in names))
-        p = subprocess.run(["sh", "-c", "\n".join(script)], capture_output=True, text=True, check=False)
-        if p.returncode:
-            raise RuntimeError("sourcing %s failed: %s" % (", ".join(files), p.stderr.strip()))
-        return dict(zip(names, p.stdout.split("\0")))
-    finally:
-        shutil.rmtree(tmpdir)
+
+def input_problems(p):
+    """Every caller value checked against its grammar before anything on the target is read."""
+    problems = core.validate_settings(
+        speed=p["speed"], word=p["word"], parity=p["parity"], stop=p["stop"], unit=p["unit"]
+    )
+    bad_terms = [t for t in p["terminal"] if t not in core.TERMINALS]
+    if (bad_terms or not p["terminal"]) and p["terminal"] != [core.AUTO_TERMINAL]:
+        problems.append("terminal: each must be one of %s, or [auto] alone" % ", ".join(core.TERMINALS))
+    if not p["consoles"]:
+        problems.append("consoles: at least one console= value is needed, such as ttyS0,115200n8")
+    problems += core.grammar_problems("consoles", p["consoles"], "console")
+    problems += core.grammar_problems("remove_args", p["remove_args"], "karg")
+    if any(core._arg_key(a) == "console" for a in p["remove_args"]):
+        problems.append("remove_args: console= is managed by consoles, not removed by remove_args")
+    for opt in PATH_OPTIONS:
+        if p[opt] is not None:
+            problems += core.grammar_problems(opt, p[opt], "path")
+    if p["mode"] == "dropin" and not p["dropin_file"].endswith(".cfg"):
+        problems.append("dropin_file: must end in .cfg (grub-mkconfig sources only /etc/default/grub.d/*.cfg)")
+    if p["mkconfig_cmd"]:
+        problems += core.grammar_problems("mkconfig_cmd[0]", p["mkconfig_cmd"][0], "command")
+        problems += core.grammar_problems("mkconfig_cmd", p["mkconfig_cmd"][1:], "cmd_arg")
+    elif p["mode"] != "legacy":
+        problems.append("mkconfig_cmd: the command that regenerates grub.cfg is needed (not in mode=legacy)")
+    problems += core.header_problems("header", p["header"])
+    if p["timeout_s"] is not None and not 0 <= p["timeout_s"] <= 300:
+        problems.append("timeout_s %s is not within 0..300" % p["timeout_s"])
+    return problems
 
 
 def main():
@@ -388,21 +497,21 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    problems = core.validate_settings(
-        speed=p["speed"], word=p["word"], parity=p["parity"], stop=p["stop"], unit=p["unit"]
-    )
-    bad_terms = [t for t in p["terminal"] if t not in core.TERMINALS]
-    if bad_terms or not p["terminal"]:
-        problems.append("terminal %s: each must be one of %s" % (p["terminal"], ", ".join(core.TERMINALS)))
-    if not p["consoles"] or any(not c or re.search(r"\s", c) or c.startswith("console=") for c in p["consoles"]):
-        problems.append("consoles must be non-empty values such as ttyS0,115200n8 (without 'console=')")
-    if p["timeout_s"] is not None and not 0 <= p["timeout_s"] <= 300:
-        problems.append("timeout_s %s is not within 0..300" % p["timeout_s"])
+    problems = input_problems(p)
     if problems:
         module.fail_json(msg="; ".join(problems))
 
-    serial_cmd = core.serial_command(p["unit"], p["speed"], p["word"], p["parity"], p["stop"])
-    consoles, remove, terminal = p["consoles"], p["remove_args"], p["terminal"]
+    consoles, remove = p["consoles"], p["remove_args"]
+    efi_booted = os.path.isdir(p["efi_dir"])
+    terminal, terminal_reason = core.choose_terminal(p["terminal"], consoles, efi_booted, read_conout(p["efi_dir"]))
+    # The helpers below read the terminal from the parameters: they get the decided one.
+    p["terminal"] = terminal
+    grub_dir = os.path.dirname(p["grub_cfg"])
+    serial_cmd = core.port_serial_command(
+        core.serial_command(p["unit"], p["speed"], p["word"], p["parity"], p["stop"]),
+        p["unit"],
+        [d for d in core.EFI_ONLY_SERIAL_PLATFORMS if os.path.isdir(os.path.join(grub_dir, d))],
+    )
     run = Run(module)
     result = dict(
         changed=False,
@@ -414,6 +523,8 @@ def main():
         configured_args=[],
         running_args=[],
         reboot_required=False,
+        terminal=terminal,
+        terminal_reason=terminal_reason,
     )
 
     if p["mode"] == "legacy":
@@ -431,29 +542,25 @@ def main():
     else:
         grub_cfg = choose_grub_cfg(p)
         result["grub_cfg"] = grub_cfg
-        overrides = {}
         if p["mode"] == "dropin":
             dropin = core.render_dropin(p["header"], terminal, serial_cmd, consoles, remove, p["timeout_s"])
             run.want(p["dropin_file"], dropin)
-            overrides[p["dropin_file"]] = dropin
-            dropin_dir = os.path.dirname(p["dropin_file"])
+            run.sh_check()
+            env = predict_dropin(module, p, terminal, serial_cmd, consoles, remove)
+            where = os.path.dirname(p["dropin_file"])
         else:
             if read(p["default_file"]) is None:
                 module.fail_json(msg="%s does not exist; GRUB 2 is not set up as expected" % p["default_file"])
-            dropin_dir = None
-            overrides[p["default_file"]] = edit_default_grub(module, p, serial_cmd, consoles, remove)
-            run.want(p["default_file"], overrides[p["default_file"]])
-        run.sh_check()
-        try:
-            env = source_grub(p["default_file"], dropin_dir, overrides)
-        except RuntimeError as e:
-            module.fail_json(msg=str(e))
+            new_text, env = edit_default_grub(module, p, serial_cmd, consoles, remove)
+            run.want(p["default_file"], new_text)
+            run.sh_check()
+            where = p["default_file"]
         predicted = core.split_args(env["GRUB_CMDLINE_LINUX"]) + core.split_args(env["GRUB_CMDLINE_LINUX_DEFAULT"])
         left = core.args_problems(predicted, consoles, remove)
         if left and not p["bls"]:
             module.fail_json(
                 msg="after this change GRUB would still not get the consoles (a later drop-in in %s "
-                "overrides it?): %s" % (dropin_dir or p["default_file"], "; ".join(left))
+                "overrides it?): %s" % (where, "; ".join(left))
             )
         if env["GRUB_TERMINAL"].split() != terminal:
             module.fail_json(
@@ -462,7 +569,7 @@ def main():
             )
         result["configured_args"] = predicted
         if p["bls"]:
-            entries = sorted(glob.glob(os.path.join(p["bls_dir"], "*.conf")))
+            entries = sorted(glob.glob(os.path.join(glob.escape(p["bls_dir"]), "*.conf")))
             kernelopts_users = []
             for entry in entries:
                 text = read(entry)
@@ -497,21 +604,54 @@ def main():
         result["reboot_required"] = bool(core.args_problems(result["running_args"], consoles, remove))
     if module._diff:
         result["diff"] = run.diffs
+    # What the real run needs is resolved before check mode returns, so check mode fails where the run would.
+    exe = resolve_generator(module, p, result) if result["regenerated"] else None
     if module.check_mode or not result["changed"]:
         module.exit_json(**result)
 
-    exe = None
-    if result["regenerated"]:
-        cmd0 = p["mkconfig_cmd"][0] if p["mkconfig_cmd"] else ""
-        exe = cmd0 if "/" in cmd0 else module.get_bin_path(cmd0) if cmd0 else None
-        if not exe or not os.access(exe, os.X_OK):
-            module.fail_json(msg="cannot regenerate %s: %r not found; nothing was changed" % (result["grub_cfg"], cmd0))
-    run.write_all(p["backup"])
+    try:
+        run.write_all(p["backup"])
+    except WriteError as e:
+        if e.unrestored:
+            after = "could NOT restore %s (backups kept: %s)" % (", ".join(e.unrestored), ", ".join(run.backups))
+        else:
+            after = "every file written before it was restored, nothing was regenerated"
+        module.fail_json(
+            msg="writing %s failed: %s; %s" % (e.path, e.err.strerror or e.err, after),
+            errno=errno.errorcode.get(e.err.errno, ""),
+            changed=bool(e.unrestored),
+        )
     result["backup_files"] = run.backups
     if exe:
         regenerate(module, run, p, exe, result["grub_cfg"], serial_cmd, consoles, remove)
+    run.done()
     os.sync()
     module.exit_json(**result)
+
+
+def resolve_generator(module, p, result):
+    cmd0 = p["mkconfig_cmd"][0]
+    exe = cmd0 if "/" in cmd0 else module.get_bin_path(cmd0)
+    if not exe or not os.access(exe, os.X_OK):
+        module.fail_json(msg="cannot regenerate %s: %r not found; nothing was changed" % (result["grub_cfg"], cmd0))
+    if not os.path.isdir(os.path.dirname(result["grub_cfg"])):
+        module.fail_json(
+            msg="cannot regenerate %s: its directory does not exist; nothing was changed" % result["grub_cfg"]
+        )
+    return exe
+
+
+def predict_dropin(module, p, terminal, serial_cmd, consoles, remove):
+    """Source /etc/default/grub and the other drop-ins (never ours, old or new), apply our drop-in in Python."""
+    before, after = dropin_neighbours(p["dropin_file"])
+    try:
+        env = core.source_defaults([p["default_file"]] + before)
+        env = core.dropin_effect(env, terminal, serial_cmd, consoles, remove, p["timeout_s"])
+        if any(os.path.isfile(f) for f in after):
+            env = core.source_defaults([p["default_file"]] + before, after, preset=env)
+    except RuntimeError as e:
+        module.fail_json(msg=str(e))
+    return env
 
 
 def edit_grubenv(module, run, p, consoles, remove, users):
@@ -536,6 +676,16 @@ def edit_grubenv(module, run, p, consoles, remove, users):
     return new
 
 
+def read_conout(efi_dir):
+    """The firmware's ConOut device path (bytes without efivarfs' 4 attribute bytes), or None if unreadable."""
+    try:
+        with open(os.path.join(efi_dir, core.CONOUT_VAR), "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data[4:] if len(data) > 4 else None
+
+
 def choose_grub_cfg(p):
     efi = p["efi_grub_cfg"]
     if efi and os.path.isdir(p["efi_dir"]):
@@ -546,11 +696,17 @@ def choose_grub_cfg(p):
 
 
 def edit_default_grub(module, p, serial_cmd, consoles, remove):
+    """/etc/default/grub edited key by key. It is read, never run: the keys we edit must be plain values."""
     text = read(p["default_file"])
-    try:
-        env = source_grub(p["default_file"], None, {})
-    except RuntimeError as e:
-        module.fail_json(msg=str(e))
+    env = {}
+    for key in ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"):
+        value, _found = core.shell_assignment(text, key)
+        if value is None:
+            module.fail_json(
+                msg="%s in %s is shell code, not a plain quoted value; it is not run to read it. "
+                'Write it as %s="..."' % (key, p["default_file"], key)
+            )
+        env[key] = value
     values = [("GRUB_TERMINAL", " ".join(p["terminal"])), ("GRUB_SERIAL_COMMAND", serial_cmd)]
     linux = core.split_args(env["GRUB_CMDLINE_LINUX"])
     new_linux = core.merge_args(linux, consoles, remove)
@@ -562,7 +718,13 @@ def edit_default_grub(module, p, serial_cmd, consoles, remove):
         values.append(("GRUB_CMDLINE_LINUX_DEFAULT", " ".join(new_dflt)))
     if p["timeout_s"] is not None:
         values += [("GRUB_TIMEOUT", str(p["timeout_s"])), ("GRUB_TIMEOUT_STYLE", "menu")]
-    return core.set_shell_vars(text, values)
+    predicted = dict(
+        GRUB_CMDLINE_LINUX=" ".join(new_linux),
+        GRUB_CMDLINE_LINUX_DEFAULT=" ".join(new_dflt),
+        GRUB_TERMINAL=" ".join(p["terminal"]),
+        GRUB_SERIAL_COMMAND=serial_cmd,
+    )
+    return core.set_shell_vars(text, values), predicted
 
 
 def regenerate(module, run, p, exe, grub_cfg, serial_cmd, consoles, remove):
@@ -580,8 +742,15 @@ def regenerate(module, run, p, exe, grub_cfg, serial_cmd, consoles, remove):
         if left:
             problem = "%s still lacks the serial console after %s: %s" % (grub_cfg, " ".join(cmd), "; ".join(left))
     if problem:
-        run.restore()
-        module.fail_json(msg="%s; previous files restored" % problem, rc=rc, stdout=out, stderr=err, changed=False)
+        failed = run.restore()
+        if failed:
+            problem += "; could NOT restore %s (backups kept: %s)" % (
+                ", ".join(failed),
+                ", ".join(run.backups) or "none",
+            )
+        else:
+            problem += "; previous files restored"
+        module.fail_json(msg=problem, rc=rc, stdout=out, stderr=err, changed=bool(failed))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ drop-in (sourced by a real sh), generated grub.cfg checks, BLS entries and GRUB 
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -158,7 +159,7 @@ def test_dropin_does_not_expand_globs_or_leak_helpers():
 
 
 def test_dropin_with_timeout():
-    assert 'GRUB_TIMEOUT=5\nGRUB_TIMEOUT_STYLE="menu"' in core.render_dropin(
+    assert "GRUB_TIMEOUT='5'\nGRUB_TIMEOUT_STYLE='menu'" in core.render_dropin(
         "", ["serial"], SERIAL, ["ttyS0"], timeout_s=5
     )
 
@@ -264,3 +265,208 @@ def test_grubenv_block_keeps_size_and_other_variables():
     assert core.grubenv_get(block, "kernelopts") == "root=/dev/vda ro console=ttyS0"
     assert core.grubenv_get(block, "saved_entry") == "abc"
     assert core.grubenv_set(ENV, "kernelopts", "x" * 1100) is None
+
+
+# ------------------------------------------------------------------------------- issue 8: hostile input, GRUB
+HOSTILE_ARGS = [
+    "x=$(id>/tmp/p)",
+    "x=`id`",
+    "quiet\n",
+    "quiet\nGRUB_X=1",
+    "a b",
+    "a'b",
+    'a"b',
+    "a\\b",
+    "a;id",
+    "a|id",
+    "a&id",
+    "*",
+    "a=*",
+    "a=[x]",
+    "",
+    "=x",
+    "a\x00b",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_ARGS)
+def test_kernel_argument_grammar_refuses_shell_text(value):
+    problems = core.grammar_problems("remove_args", [value], "karg")
+    assert len(problems) == 1 and problems[0].startswith("remove_args: ") and "kernel argument" in problems[0]
+    assert core.grammar_problems("consoles", [value], "console")
+
+
+@pytest.mark.parametrize(
+    "kind, value",
+    [
+        ("karg", "quiet"),
+        ("karg", "rd.lvm.lv=rhel/root"),
+        ("karg", "crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M"),
+        ("karg", "root=UUID=0a1b-2c3d"),
+        ("karg", "splash=silent"),
+        ("console", "tty0"),
+        ("console", "ttyS0,115200n8"),
+        ("console", "hvc0"),
+        ("console", "uart8250,io,0x3f8,115200n8"),
+        ("path", "/etc/default/grub.d/90-ttyfleet-serial-console.cfg"),
+        ("command", "update-grub"),
+        ("cmd_arg", "{grub_cfg}"),
+    ],
+)
+def test_grammar_accepts_real_values(kind, value):
+    assert core.grammar_problems("x", [value], kind) == []
+
+
+def test_grammar_refuses_relative_or_dotdot_paths_and_control_headers():
+    assert core.grammar_problems("grub_cfg", "boot/grub/grub.cfg", "path")
+    assert core.grammar_problems("grub_cfg", "/boot/../etc/shadow", "path")
+    assert core.grammar_problems("grub_cfg", "/boot/grub/grub.cfg\n", "path")
+    assert core.header_problems("header", "Ansible managed\nline two") == []
+    assert core.header_problems("header", "x\rGRUB_X=1")
+
+
+def test_dropin_code_is_fixed_and_caller_text_is_never_run(tmp_path):
+    """Even values past every validation gap (remove_args, consoles) stay data: nothing runs, nothing expands."""
+    mark = tmp_path / "ran"
+    hostile = ["x=$(touch %s)" % mark, "`touch %s`" % mark, "a'$(touch %s)'" % mark, "*"]
+    dropin = core.render_dropin(
+        "h\n$(touch %s)" % mark, ["console", "serial"], SERIAL, ["ttyS0;touch%s" % mark], hostile
+    )
+    assert dropin.endswith(core.DROPIN_CODE)
+    linux, default, _terminal = _source('GRUB_CMDLINE_LINUX="ro x=$y"', "cd %s" % tmp_path, dropin)
+    assert not mark.exists()
+    assert linux.endswith("console=ttyS0;touch%s" % mark) and "*" not in linux.split()
+    # The data lines are single-quoted literals (one of them closes and reopens around a quote).
+    data = dropin[: -len(core.DROPIN_CODE)].splitlines()
+    assert all(line.startswith("#") or re.match(r"^[A-Za-z_]+='.*'$", line) for line in data)
+
+
+@pytest.mark.parametrize(
+    "linux, default, remove",
+    [
+        ("net.ifnames=0 console=ttyS0,115200n8", "quiet splash console=tty1", ["quiet"]),
+        ("", "", []),
+        ("ro a=* console=tty1 splash=silent", "splash quiet", ["splash"]),
+        ("ro splash=silent splash=verbose", "", ["splash=silent", "rhgb"]),
+    ],
+)
+def test_dropin_effect_is_what_the_shell_does(linux, default, remove):
+    """check mode predicts with dropin_effect instead of sourcing the new drop-in: both must agree exactly."""
+    dropin = core.render_dropin("", ["console", "serial"], SERIAL, CONSOLES, remove, 5)
+    got = _source('GRUB_CMDLINE_LINUX="%s"\nGRUB_CMDLINE_LINUX_DEFAULT="%s"' % (linux, default), dropin)
+    want = core.dropin_effect(
+        dict(GRUB_CMDLINE_LINUX=linux, GRUB_CMDLINE_LINUX_DEFAULT=default),
+        ["console", "serial"],
+        SERIAL,
+        CONSOLES,
+        remove,
+        5,
+    )
+    assert got == [want["GRUB_CMDLINE_LINUX"], want["GRUB_CMDLINE_LINUX_DEFAULT"], want["GRUB_TERMINAL"]]
+
+
+def test_source_defaults_does_not_trust_stdout(tmp_path):
+    """A /etc/default/grub that prints (to stdout, NULs, to fd 3, a fake marker) cannot corrupt the values."""
+    f = tmp_path / "grub"
+    f.write_text(
+        "echo GRUB_CMDLINE_LINUX=evil\nprintf 'x\\0y\\0z\\0'\nprintf 'ttyfleet-0\\0a\\0b\\0c\\0d\\0' >&3\n"
+        'GRUB_CMDLINE_LINUX="ro net.ifnames=0"\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\necho done >&2\n'
+    )
+    env = core.source_defaults([str(f)])
+    assert env["GRUB_CMDLINE_LINUX"] == "ro net.ifnames=0" and env["GRUB_CMDLINE_LINUX_DEFAULT"] == "quiet"
+    later = tmp_path / "99-later.cfg"
+    later.write_text('GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX later"\n')
+    env = core.source_defaults([str(f)], [str(later)], preset=dict(GRUB_CMDLINE_LINUX="preset"))
+    assert env["GRUB_CMDLINE_LINUX"] == "preset later"
+    (tmp_path / "bad").write_text("exit 3\n")
+    with pytest.raises(RuntimeError, match="exit 3"):
+        core.source_defaults([str(tmp_path / "bad")])
+
+
+@pytest.mark.parametrize(
+    "raw, value",
+    [
+        ('"rhgb quiet"', "rhgb quiet"),
+        ("'a b'", "a b"),
+        ("plain", "plain"),
+        ('"a \\"b\\""', 'a "b"'),
+        ('"x" # comment', "x"),
+        ('"$(id)"', None),
+        ("`id`", None),
+        ('"$GRUB_CMDLINE_LINUX x"', None),
+        ('"unterminated', None),
+        ("a;id", None),
+    ],
+)
+def test_shell_word_reads_literals_only(raw, value):
+    assert core.shell_word(raw) == value
+
+
+# Debian 12 grub.cfg excerpt with memtest86+ (BIOS and EFI spellings), another OS and a custom entry.
+REAL_CFG = """serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1
+terminal_input console serial
+terminal_output console serial
+### BEGIN /etc/grub.d/10_linux ###
+menuentry 'Debian GNU/Linux' {
+\tlinux\t/boot/vmlinuz-6.1.0-28-amd64 root=UUID=x ro console=tty0 console=ttyS0,115200n8 quiet
+}
+menuentry 'Debian GNU/Linux (recovery mode)' {
+\tlinux\t/boot/vmlinuz-6.1.0-28-amd64 root=UUID=x ro single console=tty0 console=ttyS0,115200n8
+}
+### END /etc/grub.d/10_linux ###
+### BEGIN /etc/grub.d/20_memtest86+ ###
+menuentry "Memory test (memtest86+x64.bin)" {
+        linux   /boot/memtest86+x64.bin
+}
+menuentry 'Memory test (memtest86+x64.bin, serial console)' {
+        linux\t/boot/memtest86+x64.bin console=ttyS0,115200
+}
+### END /etc/grub.d/20_memtest86+ ###
+### BEGIN /etc/grub.d/30_os-prober ###
+menuentry 'Fedora Linux (on /dev/vdb2)' {
+\tlinux /boot/vmlinuz-6.5.6-300.fc39.x86_64 root=/dev/vdb2 rhgb quiet
+}
+### END /etc/grub.d/30_os-prober ###
+### BEGIN /etc/grub.d/40_custom ###
+menuentry 'iPXE' {
+\tlinux16 /boot/ipxe.lkrn
+}
+### END /etc/grub.d/40_custom ###
+"""
+
+
+def test_only_linux_kernel_entries_are_judged():
+    assert core.grub_cfg_problems(REAL_CFG, SERIAL, ["console", "serial"], CONSOLES) == []
+    assert [k[1] for k in core.kernel_lines(REAL_CFG)] == ["/boot/vmlinuz-6.1.0-28-amd64"] * 2
+    # Without grub-mkconfig's section markers: memtest (linux/linux16/linuxefi) and linux16 images without root=
+    # are still left out, a kernel without root= is still judged.
+    bare = "\n".join(line for line in REAL_CFG.splitlines() if not line.startswith("###"))
+    bare += "\nlinuxefi /memtest86+x64.efi\nlinux16 /boot/isolinux/image.bin\nlinux /vmlinuz-nfs ip=dhcp\n"
+    assert [k[1] for k in core.kernel_lines(bare)] == [
+        "/boot/vmlinuz-6.1.0-28-amd64",
+        "/boot/vmlinuz-6.1.0-28-amd64",
+        "/boot/vmlinuz-6.5.6-300.fc39.x86_64",
+        "/vmlinuz-nfs",
+    ]
+    stale = REAL_CFG.replace("ro single console=tty0 ", "ro single ")
+    assert any(
+        "recovery" not in p and "console arguments are" in p
+        for p in core.grub_cfg_problems(stale, SERIAL, ["console", "serial"], CONSOLES)
+    )
+
+
+def test_legacy_menu_leaves_memtest_alone():
+    menu = MENU + "title Memtest86+\n\tkernel --type=netbsd /memtest86+.bin\n\tkernel /memtest86+.bin\n"
+    new = core.edit_legacy_menu(menu, SERIAL, ["console", "serial"], CONSOLES)
+    assert "\tkernel /memtest86+.bin\n" in new
+    assert core.legacy_problems(new, SERIAL, ["console", "serial"], CONSOLES) == []
+
+
+def test_bls_entry_with_two_options_lines_keeps_no_stale_console():
+    entry = ENTRY.replace("grub_class", "options console=ttyS1,9600 rd.debug quiet\ngrub_class")
+    new = core.edit_bls_entry(entry, CONSOLES, ["rhgb"])
+    assert core.bls_options(new) == "root=/dev/vda ro quiet rd.debug quiet console=tty0 console=ttyS0,115200n8"
+    assert core.args_problems(core.split_args(core.bls_options(new)), CONSOLES, ["rhgb"]) == []
+    assert core.edit_bls_entry(new, CONSOLES, ["rhgb"]) == new
+    only_console = ENTRY.replace("grub_class", "options console=ttyS1\ngrub_class")
+    assert core.bls_options(core.edit_bls_entry(only_console, CONSOLES)).count("console=") == 2

@@ -7,6 +7,7 @@ converges and a re-run changes nothing, and a failing or "Syntax errors" generat
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -110,7 +111,7 @@ def test_broken_default_grub_fails_before_writing(tree, capsys):
     (tree / "etc/default/grub").write_text('GRUB_CMDLINE_LINUX="unterminated\n')
     before = snapshot(tree)
     res = run(capsys, args(tree, mode="default_grub"))
-    assert res["failed"] and "sourcing" in res["msg"]
+    assert res["failed"] and "is shell code, not a plain quoted value" in res["msg"]
     assert snapshot(tree) == before
 
 
@@ -138,3 +139,136 @@ def test_efi_stub_is_never_the_target(tree, capsys):
     assert res["grub_cfg"] == str(tree / "boot/grub/grub.cfg")
     stub.write_text("menuentry x {\n linux /vmlinuz\n}\n")
     assert run(capsys, args(tree, efi_grub_cfg=str(stub), _ansible_check_mode=True))["grub_cfg"] == str(stub)
+
+
+# ------------------------------------------------------------------------------- issue 8: hostile input, faults
+@pytest.mark.parametrize("check", [True, False])
+@pytest.mark.parametrize(
+    "bad, option",
+    [
+        (dict(remove_args=["x=$(touch {mark})"]), "remove_args"),
+        (dict(remove_args=["quiet\nGRUB_X=$(touch {mark})"]), "remove_args"),
+        (dict(consoles=["tty0", "ttyS0,115200n8$(touch${{IFS}}{mark})"]), "consoles"),
+        (dict(consoles=["ttyS0;touch${{IFS}}{mark}"]), "consoles"),
+        (dict(dropin_file="/tmp/x.cfg\n$(touch {mark})"), "dropin_file"),
+        (dict(mkconfig_cmd=["sh", "-c", "touch {mark}"]), "mkconfig_cmd"),
+        (dict(header="x\r$(touch {mark})"), "header"),
+    ],
+)
+def test_hostile_values_are_refused_before_anything_runs(tree, capsys, bad, option, check):
+    """remove_args: ['x=$(id>/tmp/p)'] ran as root, in --check too: now refused, naming the option, nothing run."""
+    mark = tree / "ran"
+    bad = {k: [x.format(mark=mark) for x in v] if isinstance(v, list) else v.format(mark=mark) for k, v in bad.items()}
+    before = snapshot(tree)
+    res = run(capsys, args(tree, _ansible_check_mode=check, **bad))
+    assert res["failed"] and res["msg"].startswith(option)
+    assert not mark.exists() and snapshot(tree) == before
+
+
+def test_check_mode_fails_where_the_run_would_generator_missing(tree, capsys):
+    a = args(tree, mkconfig_cmd=[str(tree / "no-such-update-grub")])
+    before = snapshot(tree)
+    res = run(capsys, dict(a, _ansible_check_mode=True))
+    assert res["failed"] and "not found; nothing was changed" in res["msg"]
+    assert run(capsys, a)["msg"] == res["msg"] and snapshot(tree) == before
+
+
+def test_check_mode_never_runs_the_dropin_it_replaces(tree, capsys):
+    mark = tree / "ran"
+    dropin = tree / "etc/default/grub.d/90-ttyfleet-serial-console.cfg"
+    dropin.write_text("touch %s\n" % mark)
+    res = run(capsys, args(tree, _ansible_check_mode=True))
+    assert res["changed"] and not res.get("failed") and not mark.exists()
+
+
+def test_default_grub_that_prints_does_not_corrupt_the_arguments(tree, capsys):
+    (tree / "etc/default/grub").write_text(
+        "echo 'Hello from /etc/default/grub'\nprintf 'console=hvc9\\0evil\\0'\n"
+        'GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="net.ifnames=0"\n'
+    )
+    res = run(capsys, args(tree, _ansible_check_mode=True))
+    assert res["configured_args"] == ["net.ifnames=0", "console=tty0", "console=ttyS0,115200n8", "quiet"]
+    assert not run(capsys, args(tree)).get("failed")
+    assert "ro net.ifnames=0 console=tty0 console=ttyS0,115200n8 quiet" in (tree / "boot/grub/grub.cfg").read_text()
+    assert run(capsys, args(tree))["changed"] is False
+
+
+def test_memtest_entries_are_left_alone_and_the_run_converges(tree, capsys):
+    """A Debian guest with memtest86+ failed on every run: its linux line was asked for console=."""
+    mk = tree / "mkconfig"
+    mk.write_text(
+        mk.read_text()
+        + 'printf \'menuentry "Memory test" {\\n\\tlinux /boot/memtest86+x64.bin\\n}\\n\' >> "$out"\n'
+        + 'printf \'menuentry "Memory test, serial" {\\n\\tlinux /boot/memtest86+x64.bin console=ttyS0,115200\\n}\\n\''
+        + ' >> "$out"\n'
+    )
+    res = run(capsys, args(tree))
+    assert res["changed"] and not res.get("failed"), res.get("msg")
+    cfg = (tree / "boot/grub/grub.cfg").read_text()
+    assert "\tlinux /boot/memtest86+x64.bin\n" in cfg and "memtest86+x64.bin console=ttyS0,115200\n" in cfg
+    assert run(capsys, args(tree))["changed"] is False
+
+
+def bls_tree(tree):
+    (tree / "boot/loader/entries").mkdir(parents=True)
+    for v in ("5.14.0-1", "5.14.0-2"):
+        (tree / ("boot/loader/entries/m-%s.conf" % v)).write_text(
+            "title RHEL %s\nlinux /vmlinuz-%s\noptions root=/dev/vda ro console=ttyS0\noptions rhgb console=tty1\n"
+            % (v, v)
+        )
+    (tree / "etc/kernel").mkdir()
+    (tree / "etc/kernel/cmdline").write_text("root=/dev/vda ro\n")
+    return args(
+        tree,
+        mode="default_grub",
+        bls=True,
+        bls_dir=str(tree / "boot/loader/entries"),
+        kernel_cmdline_file=str(tree / "etc/kernel/cmdline"),
+    )
+
+
+def test_bls_two_options_lines_converge(tree, capsys):
+    a = bls_tree(tree)
+    assert not run(capsys, a).get("failed")
+    for e in (tree / "boot/loader/entries").glob("*.conf"):
+        opts = [line for line in e.read_text().splitlines() if line.startswith("options")]
+        assert opts == ["options root=/dev/vda ro", "options rhgb console=tty0 console=ttyS0,115200n8"], opts
+    assert run(capsys, a)["changed"] is False
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
+@pytest.mark.parametrize("nth", [1, 2, 3, 4])
+def test_a_failing_write_restores_everything_and_fails_cleanly(tree, capsys, monkeypatch, code, nth):
+    """ENOSPC/EIO at the n-th write (of 4 files: /etc/default/grub, 2 BLS entries, /etc/kernel/cmdline)."""
+    a = bls_tree(tree)
+    before = snapshot(tree)
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == nth:
+            raise OSError(code, os.strerror(code))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    res = run(capsys, a)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert res["failed"] and "Traceback" not in json.dumps(res)
+    assert "failed: %s; every file written before it was restored" % os.strerror(code) in res["msg"]
+    assert res["changed"] is False and snapshot(tree) == before
+    assert not [p for p in tree.rglob(".ttyfleet*")], "temporary or kept files left behind"
+
+
+def test_a_failing_backup_writes_nothing(tree, capsys, monkeypatch):
+    a = bls_tree(tree)
+    before = snapshot(tree)
+
+    def copy2(src, dst):
+        with open(dst, "w") as f:
+            f.write("half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(grub_serial.shutil, "copy2", copy2)
+    res = run(capsys, a)
+    assert res["failed"] and "No space left on device" in res["msg"]
+    assert snapshot(tree) == before
