@@ -103,26 +103,60 @@ def _chardev(elem, live):
     }
 
 
-def _vnc(root, secure):
-    graphics = [g for g in _devices(root, "graphics") if g.get("type") == "vnc"]
-    if not graphics:
-        return None
-    g = graphics[0]
+def _listen(g):
+    """The first listen of a <graphics>: (type, address, network, socket); the listen= attribute mirrors it."""
     listen = g.find("listen")
     listen_type = listen.get("type") if listen is not None else ("address" if g.get("listen") else None)
     address = (listen.get("address") if listen is not None else None) or g.get("listen")
     socket = (listen.get("socket") if listen is not None else None) or g.get("socket")
-    return {
+    return listen_type, address, listen.get("network") if listen is not None else None, socket
+
+
+def _graphics(root, gtype, secure):
+    graphics = [g for g in _devices(root, "graphics") if g.get("type") == gtype]
+    if not graphics:
+        return None
+    g = graphics[0]
+    listen_type, address, network, socket = _listen(g)
+    info = {
         "listen_type": listen_type,
         "listen": address,
-        "listen_network": listen.get("network") if listen is not None else None,
+        "listen_network": network,
         "socket": socket,
         "port": _int_or_none(g.get("port")),
         "autoport": g.get("autoport") == "yes",
-        "websocket": _int_or_none(g.get("websocket")),
         "keymap": g.get("keymap"),
         # without VIR_DOMAIN_XML_SECURE libvirt omits passwd whether or not one is set: unknown, not False
         "password_set": ("passwd" in g.attrib) if secure else None,
+    }
+    if gtype == "vnc":
+        info["websocket"] = _int_or_none(g.get("websocket"))
+    else:
+        info["tls_port"] = _int_or_none(g.get("tlsPort"))
+    return info
+
+
+def _vnc(root, secure):
+    return _graphics(root, "vnc", secure)
+
+
+def _spice(root, secure):
+    return _graphics(root, "spice", secure)
+
+
+def devices_of(root, secure=True, live=False):
+    """The console devices of one copy of a domain (persistent or live): serials, consoles, vnc, spice, log_file."""
+    serials = [_chardev(e, live) for e in _devices(root, "serial")]
+    consoles = [_chardev(e, live) for e in _devices(root, "console")]
+    # `virsh console NAME` opens the first console (libvirt mirrors serial 0 there); fall back to the first serial.
+    primary = consoles[0] if consoles else (serials[0] if serials else None)
+    return {
+        "serials": serials,
+        "consoles": consoles,
+        "pty": primary["pty"] if primary else None,
+        "log_file": primary["log_file"] if primary else None,
+        "vnc": _vnc(root, secure),
+        "spice": _spice(root, secure),
     }
 
 
@@ -155,6 +189,16 @@ def _canon(elem):
         (elem.text or "").strip(),
         tuple(_canon(child) for child in elem),
     )
+
+
+def same_at_runtime(live, config, kind):
+    """Whether a live device and its persistent copy are the same device, runtime-only data aside.
+
+    ``kind`` is ``serial``, ``console`` or ``graphics``. This is the one rule of what is runtime-only (see the
+    module docstring); ``restart_pending`` is made of it.
+    """
+    live_dev, config_dev = _strip_runtime(live, config, kind)
+    return _canon(live_dev) == _canon(config_dev)
 
 
 def _strip_runtime(live, config, kind):
@@ -242,8 +286,7 @@ def pending_changes(config_root, live_root):
             if key not in config:
                 changes.append("%s: in the running domain only" % key)
                 continue
-            live_dev, config_dev = _strip_runtime(live[key], config[key], kind)
-            if _canon(live_dev) != _canon(config_dev):
+            if not same_at_runtime(live[key], config[key], kind):
                 changes.append("%s: differs between the running domain and the persistent config" % key)
     return changes
 
@@ -264,23 +307,19 @@ def describe_domain(config_xml, live_xml=None, secure=True):
     live_root = parse_domain(live_xml, "live domain XML") if live_xml is not None else None
     shown = live_root if live_root is not None else config_root
     is_live = live_root is not None
-
-    serials = [_chardev(e, is_live) for e in _devices(shown, "serial")]
-    consoles = [_chardev(e, is_live) for e in _devices(shown, "console")]
-    # `virsh console NAME` opens the first console (libvirt mirrors serial 0 there); fall back to the first serial.
-    primary = consoles[0] if consoles else (serials[0] if serials else None)
     changes = pending_changes(config_root, live_root) if (config_root is not None and is_live) else []
     name = shown.find("name")
     uuid = shown.find("uuid")
-    return {
+    info = {
         "name": name.text if name is not None else None,
         "uuid": uuid.text if uuid is not None else None,
-        "serials": serials,
-        "consoles": consoles,
-        "pty": primary["pty"] if primary else None,
-        "log_file": primary["log_file"] if primary else None,
-        "vnc": _vnc(shown, secure),
-        "vnc_display": vnc_display(live_root) if is_live else None,
-        "restart_pending": bool(changes),
-        "pending_changes": changes,
     }
+    info.update(devices_of(shown, secure, live=is_live))
+    info.update(
+        vnc_display=vnc_display(live_root) if is_live else None,
+        restart_pending=bool(changes),
+        pending_changes=changes,
+        # what applies at the next start, so that nobody has to read it back out of a diff
+        config=devices_of(config_root, secure) if config_root is not None else None,
+    )
+    return info

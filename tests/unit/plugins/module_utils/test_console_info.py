@@ -22,6 +22,7 @@ from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_i
     describe_domain,
     parse_domain,
     pending_changes,
+    same_at_runtime,
     state_name,
     vnc_display,
 )
@@ -297,3 +298,53 @@ def test_state_names():
     assert state_name(1) == "running"
     assert state_name(5) == "shutoff"
     assert state_name(42) == "unknown"
+
+
+# --- the persistent config next to the live one (what the audit judges; no playbook reads it out of a diff) ------
+
+
+def test_running_domain_reports_its_persistent_config_too():
+    config, live = pair("multi-pending-serial")
+    info = describe_domain(config, live)
+    assert [s["target_port"] for s in info["serials"]] == [0, 1, 2]
+    cfg = info["config"]
+    # the pci-serial waiting for the next start is in the config copy, with its target type
+    assert [(s["target_port"], s["target_type"]) for s in cfg["serials"]][-1] == (3, "pci-serial")
+    tcp = [s for s in cfg["serials"] if s["type"] == "tcp"][0]
+    assert (tcp["source_mode"], tcp["source_host"], tcp["source_port"]) == ("bind", "127.0.0.1", 4555)
+    assert cfg["vnc"]["listen"] == "127.0.0.1" and cfg["vnc"]["password_set"] is True
+    assert cfg["vnc"]["port"] == -1 and info["vnc"]["port"] == 5900  # the config's autoport, the live port
+    assert all(s["pty"] is None for s in cfg["serials"])  # runtime data stays out of the config copy
+    assert cfg["log_file"] == info["log_file"]
+    assert "secret12" not in json.dumps(info)
+
+
+def test_shutoff_and_transient_config():
+    config, _live = pair("multi-running")
+    shutoff = describe_domain(config)
+    assert shutoff["config"] == {k: shutoff[k] for k in ("serials", "consoles", "pty", "log_file", "vnc", "spice")}
+    assert describe_domain(None, _live)["config"] is None  # a transient domain has no persistent config
+
+
+def test_spice_is_reported_live_and_in_the_config():
+    config, live = pair("spice-running")
+    info = describe_domain(config, live)
+    assert info["spice"]["listen_type"] == "address" and info["spice"]["listen"] == "127.0.0.1"
+    assert info["spice"]["port"] > 0 and info["spice"]["password_set"] is False
+    assert info["config"]["spice"]["autoport"] is True and info["config"]["spice"]["listen"] is None
+    socket_only = describe_domain(
+        "<domain><name>s</name><devices><graphics type='spice' passwd='x'><listen type='socket' socket='/r/s.sock'/>"
+        "</graphics><graphics type='vnc'><listen type='none'/></graphics></devices></domain>")
+    assert (socket_only["spice"]["listen_type"], socket_only["spice"]["socket"]) == ("socket", "/r/s.sock")
+    assert socket_only["spice"]["password_set"] is True
+    assert socket_only["vnc"]["listen_type"] == "none" and socket_only["vnc"]["listen"] is None
+
+
+def test_same_at_runtime_is_the_rule_restart_pending_is_made_of():
+    config, live = pair("multi-running")
+    croot, lroot = parse_domain(config), parse_domain(live)
+    for kind in ("serial", "graphics"):
+        assert same_at_runtime(lroot.find("devices").find(kind), croot.find("devices").find(kind), kind)
+    changed = parse_domain(config.replace("keymap='de'", "keymap='fr'"))
+    assert not same_at_runtime(lroot.find("devices").find("graphics"), changed.find("devices").find("graphics"),
+                               "graphics")
