@@ -29,7 +29,8 @@ from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _ex
 REDACTED = "********"
 
 SERIAL_PORTS = (0, 1, 2, 3)
-SERIAL_TARGET_TYPES = ("isa-serial", "pci-serial", "virtio")
+SERIAL_TARGET_TYPES = ("isa-serial", "pci-serial", "system-serial", "virtio")
+SERIAL_MODELS = ("isa-serial", "pci-serial", "pl011")
 SOURCE_TYPES = ("pty", "file", "tcp", "unix")
 SOURCE_MODES = ("bind", "connect")
 PROTOCOLS = ("raw", "telnet")
@@ -125,7 +126,7 @@ def parse_domain(xml_text):
         raise DomainXMLError("domain XML is empty")
     parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
     try:
-        parser.feed(xml_text)
+        parser.feed(_protect_cr(xml_text))
         root = parser.close()
     except ET.ParseError as e:
         line, column = e.position
@@ -133,6 +134,19 @@ def parse_domain(xml_text):
     if root.tag != "domain":
         raise DomainXMLError("not a domain XML document: root element is <%s>" % root.tag)
     return root
+
+
+_MARKUP_RE = re.compile(r"(<!--.*?-->|<!\[CDATA\[.*?\]\]>|<[^>]*>)", re.S)
+
+
+def _protect_cr(xml_text):
+    """libvirt writes a carriage return in text (a ``&#13;`` in <description>) as a raw CR, which any XML parser
+    turns into a line feed. Written as a character reference it survives the parse; serialize writes it back
+    the same way, so libvirt reads the same text again."""
+    if "\r" not in xml_text:
+        return xml_text
+    parts = _MARKUP_RE.split(xml_text)
+    return "".join(part if i % 2 else part.replace("\r", "&#13;") for i, part in enumerate(parts))
 
 
 def serialize(root, original_text):
@@ -145,7 +159,9 @@ def serialize(root, original_text):
             ET.register_namespace(prefix, uri)
         except ValueError:  # reserved "nsN" prefixes: ElementTree picks its own, still the same namespace
             pass
-    return ET.tostring(root, encoding="unicode")
+    # A CR left in the text can only come from a character reference (see _protect_cr); attributes are escaped
+    # by ElementTree itself.
+    return ET.tostring(root, encoding="unicode").replace("\r", "&#13;")
 
 
 _ROOT_RE = re.compile(r"^\s*(?:<\?xml[^>]*\?>\s*)?<domain[\s>]")
@@ -281,21 +297,31 @@ def _int(value, what):
 
 @dataclass(frozen=True)
 class SerialSpec:
+    """domain_serial options. None means "not given": an existing device keeps what it has there, a new one
+    gets the default (pty, bind, raw, no log, the platform's serial type). log_file "" removes the log."""
+
     state: str = "present"
     port: int = 0
-    target_type: str = "isa-serial"
-    source_type: str = "pty"
+    target_type: str | None = None
+    model: str | None = None
+    source_type: str | None = None
     source_path: str | None = None
     source_host: str | None = None
     source_port: int | None = None
-    source_mode: str = "bind"
-    protocol: str = "raw"
+    source_mode: str | None = None
+    protocol: str | None = None
+    source_tls: bool | None = None
+    allow_remote_source: bool = False
     log_file: str | None = None
-    log_append: bool = False
+    log_append: bool | None = None
+
+    @property
+    def virtio(self):
+        return self.target_type == "virtio"
 
     @property
     def label(self):
-        if self.target_type == "virtio":
+        if self.virtio:
             return "virtio console port %d (hvc%d)" % (self.port, self.port)
         return "serial port %d" % self.port
 
@@ -361,19 +387,28 @@ def shared_source_problem(spec, names):
     if spec.log_file and not _has_placeholder(spec.log_file):
         problems.append("log_file %s would be shared by %d domains (%s); put {name} in it, for example "
                         "/var/log/libvirt/qemu/{name}-serial%d.log" % (spec.log_file, count, who, spec.port))
-    if spec.source_type == "file" or (spec.source_type == "unix" and spec.source_mode == "bind"):
+    bind = spec.source_mode in (None, "bind")  # None: bind for a new device; counted as bind to be safe
+    if spec.source_type == "file" or (spec.source_type == "unix" and bind):
         if not _has_placeholder(spec.source_path):
             problems.append("source_path %s would be shared by %d domains (%s); put {name} in it"
                             % (spec.source_path, count, who))
-    if spec.source_type == "tcp" and spec.source_mode == "bind":
+    if spec.source_type == "tcp" and bind:
         problems.append("a tcp source with source_mode bind listens on %s:%s, which can serve one domain, not "
                         "%d (%s); give each domain its own source_port in its own task, or use source_mode "
                         "connect" % (spec.source_host, spec.source_port, count, who))
     return "; ".join(problems) or None
 
 
+def _choice(p, key, choices):
+    value = p.get(key)
+    if value is not None and value not in choices:
+        raise SpecError("%s must be one of %s, got %r" % (key, ", ".join(choices), str(value)[:40]))
+    return value
+
+
 def validate_serial_spec(params):
-    """Check and normalise domain_serial options. Raise SpecError with a precise message."""
+    """Check and normalise domain_serial options. Raise SpecError with a precise message. What depends on the
+    domain (its platform, the existing device) is checked in plan_serial."""
     p = dict(params)
     state = p.get("state") or "present"
     if state not in ("present", "absent"):
@@ -381,28 +416,33 @@ def validate_serial_spec(params):
     port = _int(p.get("port", 0) if p.get("port") is not None else 0, "port")
     if port not in SERIAL_PORTS:
         raise SpecError("port must be between 0 and 3 (ttyS0-ttyS3), got %d" % port)
-    target_type = p.get("target_type") or "isa-serial"
-    if target_type not in SERIAL_TARGET_TYPES:
-        raise SpecError("target_type must be one of %s, got %r" % (", ".join(SERIAL_TARGET_TYPES), target_type))
-    source_type = p.get("source_type") or "pty"
-    if source_type not in SOURCE_TYPES:
-        raise SpecError("source_type must be one of %s, got %r" % (", ".join(SOURCE_TYPES), source_type))
-    source_mode = p.get("source_mode") or "bind"
-    if source_mode not in SOURCE_MODES:
-        raise SpecError("source_mode must be bind or connect, got %r" % source_mode)
-    protocol = p.get("protocol") or "raw"
-    if protocol not in PROTOCOLS:
-        raise SpecError("protocol must be raw or telnet, got %r" % protocol)
-    path, host, sport = p.get("source_path"), p.get("source_host"), p.get("source_port")
-    log_file, log_append = p.get("log_file"), bool(p.get("log_append"))
+    target_type = _choice(p, "target_type", SERIAL_TARGET_TYPES)
     if state == "absent":
-        return SerialSpec(state=state, port=port, target_type=target_type)
-
+        return SerialSpec(state=state, port=port, target_type="virtio" if target_type == "virtio" else None)
+    model = _choice(p, "model", SERIAL_MODELS)
+    source_type = _choice(p, "source_type", SOURCE_TYPES)
+    source_mode = _choice(p, "source_mode", SOURCE_MODES)
+    protocol = _choice(p, "protocol", PROTOCOLS)
+    path, host, sport = p.get("source_path"), p.get("source_host"), p.get("source_port")
+    log_file, log_append = p.get("log_file"), p.get("log_append")
+    tls = p.get("source_tls")
+    opt_in = bool(p.get("allow_remote_source"))
+    if model is not None:
+        if target_type is None:
+            raise SpecError("model needs target_type as well (%s)" % ", ".join(
+                "%s for %s" % (m, t) for t, m in _DEFAULT_MODEL.items()))
+        if _DEFAULT_MODEL.get(target_type) != model:
+            raise SpecError("model %s does not fit target_type %s (use %s)" % (
+                model, target_type, _DEFAULT_MODEL.get(target_type, "no model")))
+    given = [k for k in ("source_path", "source_host", "source_port", "source_mode", "protocol", "source_tls")
+             if p.get(k) is not None]
+    if given and source_type is None:
+        raise SpecError("%s %s only used together with source_type" % (
+            ", ".join(given), "is" if len(given) == 1 else "are"))
     if source_type in ("file", "unix"):
         if not path:
             raise SpecError("source_type %s needs source_path" % source_type)
-        if not path.startswith("/"):
-            raise SpecError("source_path must be an absolute path, got %r" % path)
+        _check_path(path, "source_path")
     elif path:
         raise SpecError("source_path is only used with source_type file or unix, not %s" % source_type)
     if source_type == "tcp":
@@ -411,29 +451,47 @@ def validate_serial_spec(params):
         sport = _int(sport, "source_port")
         if not 1 <= sport <= TCP_PORT_MAX:
             raise SpecError("source_port must be between 1 and 65535, got %d" % sport)
-        if any(c.isspace() for c in host) or "'" in host or '"' in host:
-            raise SpecError("source_host %r is not a host name or address" % host)
+        addr = exposure.classify(host)
+        if addr.kind == exposure.INVALID:
+            raise SpecError("source_host %r is not a host name or address (%s)" % (str(host)[:80], addr.note))
+        problem = exposure.exposure_problem(host, "source_host", opt_in, "allow_remote_source",
+                                            tls is not False, "source_tls", "the serial console")
+        if problem:
+            raise SpecError(problem)
+        host = addr.address or host
     elif host or sport is not None:
         raise SpecError("source_host and source_port are only used with source_type tcp, not %s" % source_type)
-    if p.get("protocol") and source_type != "tcp":
+    if protocol and source_type != "tcp":
         raise SpecError("protocol is only used with source_type tcp")
-    if p.get("source_mode") and source_type not in ("tcp", "unix"):
+    if tls is not None and source_type != "tcp":
+        raise SpecError("source_tls is only used with source_type tcp")
+    if source_mode and source_type not in ("tcp", "unix"):
         raise SpecError("source_mode is only used with source_type tcp or unix")
-    if log_file is not None and not str(log_file).startswith("/"):
-        raise SpecError("log_file must be an absolute path, got %r" % log_file)
-    if log_file is not None:
-        _check_path_template(str(log_file), "log_file")
-    if path and source_type in ("file", "unix"):
-        _check_path_template(path, "source_path")
-    if p.get("log_append") is not None and p.get("log_append") and not log_file:
-        raise SpecError("log_append needs log_file")
-    return SerialSpec(state=state, port=port, target_type=target_type, source_type=source_type,
-                      source_path=path if source_type in ("file", "unix") else None,
-                      source_host=host if source_type == "tcp" else None,
-                      source_port=sport if source_type == "tcp" else None,
-                      source_mode=source_mode if source_type in ("tcp", "unix") else "bind",
-                      protocol=protocol if source_type == "tcp" else "raw",
-                      log_file=log_file, log_append=log_append if log_file else False)
+    if log_file is not None and log_file != "":
+        _check_path(str(log_file), "log_file")
+    if log_file == "" and log_append is not None:
+        raise SpecError("log_append cannot be used with log_file \"\" (which removes the log)")
+    return SerialSpec(state=state, port=port, target_type=target_type, model=model, source_type=source_type,
+                      source_path=path, source_host=host if source_type == "tcp" else None,
+                      source_port=sport if source_type == "tcp" else None, source_mode=source_mode,
+                      protocol=protocol, source_tls=None if tls is None else bool(tls), allow_remote_source=opt_in,
+                      log_file=None if log_file is None else str(log_file),
+                      log_append=None if log_append is None else bool(log_append))
+
+
+_PATH_MAX = 4096
+
+
+def _check_path(value, what):
+    """An absolute path without control characters, '..' components or unknown placeholders."""
+    if not value.startswith("/"):
+        raise SpecError("%s must be an absolute path, got %r" % (what, value[:80]))
+    if len(value) > _PATH_MAX or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise SpecError("%s must be a path of at most %d characters without control characters"
+                        % (what, _PATH_MAX))
+    if ".." in value.split("/"):
+        raise SpecError("%s must not contain '..' components, got %r" % (what, value[:80]))
+    _check_path_template(value, what)
 
 
 @dataclass(frozen=True)
@@ -567,7 +625,7 @@ def _chardev_key(elem):
         mode = src.get("mode")
         if ctype in ("tcp", "unix") and mode is None:
             mode = "connect"
-        source = (mode, src.get("host"), src.get("service"), src.get("path"))
+        source = (mode, src.get("host"), src.get("service"), src.get("path"), src.get("tls"))
     protocol = None
     if ctype == "tcp":
         proto = elem.find("protocol")
@@ -579,7 +637,7 @@ def _chardev_key(elem):
     return (ctype, source, protocol, log_key)
 
 
-_DEFAULT_MODEL = {"isa-serial": "isa-serial", "pci-serial": "pci-serial"}
+_DEFAULT_MODEL = {"isa-serial": "isa-serial", "pci-serial": "pci-serial", "system-serial": "pl011"}
 
 
 def _serial_target_type(elem):
@@ -638,36 +696,167 @@ def _find_by_port(pairs, port, what):
     return found[0] if found else None
 
 
-def _chardev_children(spec, elem):
-    if spec.source_type in ("file", "unix", "tcp"):
-        src = ET.SubElement(elem, "source")
-        if spec.source_type == "unix":
-            src.set("mode", spec.source_mode)
+_X86 = ("x86_64", "i686")
+_ARM = ("aarch64", "armv7l", "armv6l")
+_OS_TYPE_RE = re.compile(r"<os(?:\s[^>]*)?>.*?</os>", re.S)
+
+
+def platform_of(root_or_text):
+    """(arch, machine) of a domain from <os><type arch machine>, either may be None. From text, only the
+    <os> element is parsed (the fast path); anything odd falls back to the full parse."""
+    if isinstance(root_or_text, str):
+        m = _OS_TYPE_RE.search(root_or_text)
+        try:
+            os_elem = ET.fromstring(m.group(0)) if m else None
+        except ET.ParseError:
+            os_elem = None
+        if os_elem is None:
+            return platform_of(parse_domain(root_or_text))
+        t = os_elem.find("type")
+    else:
+        t = root_or_text.find("os/type")
+    if t is None:
+        return (None, None)
+    return (t.get("arch"), t.get("machine"))
+
+
+def _arm_virt(platform):
+    arch, machine = platform
+    return arch in _ARM and (machine or "").startswith("virt")
+
+
+def default_serial_target(platform):
+    """The serial port a guest of this platform has by default: isa-serial (ttyS0) on x86 pc/q35 (and where the
+    XML names no arch: libvirt then uses the host's), system-serial pl011 (ttyAMA0) on arm virt."""
+    arch, machine = platform
+    if arch is None or arch in _X86:
+        return "isa-serial"
+    if _arm_virt(platform):
+        return "system-serial"
+    raise PlanError("domain_serial knows no default serial port for arch %s, machine %s; set target_type "
+                    "(pci-serial or virtio work on most machines)" % (arch, machine))
+
+
+def serial_target_problem(platform, target_type):
+    """Why libvirt would refuse a serial of target_type on this platform (decided before any define), or None."""
+    arch, machine = platform
+    if target_type == "isa-serial" and not (arch is None or arch in _X86):
+        return ("target_type isa-serial needs an ISA bus, which a %s %s machine has not; use system-serial "
+                "(pl011, ttyAMA0 in the guest), pci-serial or virtio" % (arch, machine))
+    if target_type == "system-serial" and not _arm_virt(platform):
+        return ("target_type system-serial (pl011) exists only on arm virt machines, not on %s %s; use "
+                "isa-serial (ttyS0), pci-serial or virtio" % (arch or "this", machine or "machine"))
+    return None
+
+
+def _child_index(elem, after):
+    """Where a child goes so that libvirt's order (source, protocol, log, target, alias, address) is kept:
+    right after the last child whose tag is in after."""
+    index = 0
+    for i, child in enumerate(list(elem)):
+        if child.tag in after:
+            index = i + 1
+    return index
+
+
+def _wanted_chardev(current, spec, tag, platform=None):
+    """The <serial> or <console> as it must be after this task: a copy of the current device (everything the
+    module does not manage is kept: tls, reconnect, seclabel, unknown attributes and children) with what the
+    caller gave applied; defaults only where the device has nothing yet."""
+    if current is None:
+        elem = ET.Element(tag, {"type": spec.source_type or "pty"})
+    else:
+        elem = copy.deepcopy(current)
+        elem.tail = None
+    old_type = elem.get("type", "pty")
+    new_type = spec.source_type or old_type
+    src = elem.find("source")
+    if new_type != old_type:
+        # A new kind of source: its attributes and the protocol belong to the old kind; children such as a
+        # <seclabel> are carried over (libvirt's VALIDATE judges them), <reconnect> is checked below.
+        children = list(src) if src is not None else []
+        for old in elem.findall("source") + elem.findall("protocol"):
+            elem.remove(old)
+        elem.set("type", new_type)
+        src = None
+        if new_type != "pty" or children:
+            src = ET.Element("source")
+            src.extend(children)
+            elem.insert(0, src)
+    if spec.source_type is not None and new_type in ("file", "unix", "tcp"):
+        if src is None:
+            src = ET.Element("source")
+            elem.insert(0, src)
+        if new_type in ("unix", "tcp"):
+            src.set("mode", spec.source_mode or src.get("mode") or "bind")
+        if new_type in ("file", "unix"):
             src.set("path", spec.source_path)
-        elif spec.source_type == "file":
-            src.set("path", spec.source_path)
-        else:
-            src.set("mode", spec.source_mode)
+        if new_type == "tcp":
             src.set("host", spec.source_host)
             src.set("service", str(spec.source_port))
-            ET.SubElement(elem, "protocol", {"type": spec.protocol})
-    if spec.log_file:
-        ET.SubElement(elem, "log", {"file": spec.log_file, "append": "on" if spec.log_append else "off"})
-
-
-def build_serial(spec):
-    elem = ET.Element("serial", {"type": spec.source_type})
-    _chardev_children(spec, elem)
-    target = ET.SubElement(elem, "target", {"type": spec.target_type, "port": str(spec.port)})
-    ET.SubElement(target, "model", {"name": _DEFAULT_MODEL[spec.target_type]})
+            if spec.source_tls is True:
+                src.set("tls", "yes")
+            elif spec.source_tls is False:
+                src.attrib.pop("tls", None)
+            proto = elem.find("protocol")
+            if proto is None:
+                proto = ET.Element("protocol", {"type": spec.protocol or "raw"})
+                elem.insert(_child_index(elem, ("source",)), proto)
+            elif spec.protocol:
+                proto.set("type", spec.protocol)
+    if src is not None and src.find("reconnect") is not None and (src.get("mode") or "connect") != "connect":
+        raise PlanError("the existing <reconnect> of %s only works with source_mode connect; keep connect or "
+                        "remove <reconnect> by hand first" % spec.label)
+    log = elem.find("log")
+    if spec.log_file == "":
+        if log is not None:
+            elem.remove(log)
+    elif spec.log_file:
+        if log is None:
+            log = ET.Element("log", {"file": spec.log_file, "append": "on" if spec.log_append else "off"})
+            elem.insert(_child_index(elem, ("source", "protocol")), log)
+        log.set("file", spec.log_file)
+    if spec.log_append is not None and spec.log_file != "":
+        if log is None:
+            raise PlanError("log_append needs log_file: %s has no log" % spec.label)
+        log.set("append", "on" if spec.log_append else "off")
+    if tag == "console":
+        if current is None:
+            elem.append(ET.Element("target", {"type": "virtio", "port": str(spec.port)}))
+        return elem
+    have_type = _serial_target_type(current) if current is not None else None
+    want_type = spec.target_type or have_type or default_serial_target(platform)
+    if current is None or want_type != have_type:
+        problem = serial_target_problem(platform, want_type)
+        if problem:
+            raise PlanError("%s: %s" % (spec.label, problem))
+        for old in elem.findall("target"):
+            elem.remove(old)
+        for old in elem.findall("address"):
+            elem.remove(old)  # another bus: libvirt assigns a new address
+        target = ET.Element("target", {"type": want_type, "port": str(spec.port)})
+        ET.SubElement(target, "model", {"name": spec.model or _DEFAULT_MODEL[want_type]})
+        elem.insert(_child_index(elem, ("source", "protocol", "log")), target)
+    elif spec.model is not None:
+        target = elem.find("target")
+        model = target.find("model")
+        if model is None:
+            model = ET.SubElement(target, "model")
+        model.set("name", spec.model)
     return elem
 
 
-def build_virtio_console(spec):
-    elem = ET.Element("console", {"type": spec.source_type})
-    _chardev_children(spec, elem)
-    ET.SubElement(elem, "target", {"type": "virtio", "port": str(spec.port)})
-    return elem
+def _check_source_exposure(elem, spec):
+    """A tcp source that is not loopback needs allow_remote_source and TLS (see domain_serial's docs)."""
+    if elem.get("type") != "tcp":
+        return
+    src = elem.find("source")
+    host = src.get("host") if src is not None else None
+    tls = src is not None and src.get("tls") == "yes"
+    problem = exposure.exposure_problem(host if host is not None else "", "source_host", spec.allow_remote_source,
+                                        "allow_remote_source", tls, "source_tls", "the serial console")
+    if problem:
+        raise PlanError("%s: %s" % (spec.label, problem))
 
 
 def _twin_of(serial):
@@ -720,17 +909,26 @@ def _index_before(devices, kinds):
     return len(children)
 
 
-def _describe_chardev(spec):
-    if spec.source_type == "tcp":
-        s = "tcp %s %s:%s (%s)" % (spec.source_mode, spec.source_host, spec.source_port, spec.protocol)
-    elif spec.source_type == "unix":
-        s = "unix %s %s" % (spec.source_mode, spec.source_path)
-    elif spec.source_type == "file":
-        s = "file %s" % spec.source_path
+def _describe_chardev(elem):
+    """The chardev of a <serial>/<console> in words, for the change list."""
+    ctype = elem.get("type", "pty")
+    src = elem.find("source")
+    attr = (lambda k: src.get(k)) if src is not None else (lambda k: None)
+    if ctype == "tcp":
+        proto = elem.find("protocol")
+        s = "tcp %s %s:%s (%s)" % (attr("mode") or "connect", attr("host"), attr("service"),
+                                   proto.get("type", "raw") if proto is not None else "raw")
+        if attr("tls") == "yes":
+            s += ", tls"
+    elif ctype == "unix":
+        s = "unix %s %s" % (attr("mode") or "connect", attr("path"))
+    elif ctype == "file":
+        s = "file %s" % attr("path")
     else:
-        s = "pty"
-    if spec.log_file:
-        s += ", log %s (append %s)" % (spec.log_file, "on" if spec.log_append else "off")
+        s = ctype
+    log = elem.find("log")
+    if log is not None:
+        s += ", log %s (append %s)" % (log.get("file"), log.get("append", "off"))
     return s
 
 
@@ -738,7 +936,7 @@ def _managed_serial_elems(devices, spec):
     """The devices a serial spec is about, for diffs: the serial (or virtio console) and the twin."""
     if devices is None:
         return []
-    if spec.target_type == "virtio":
+    if spec.virtio:
         return [_find_by_port(_assign_ports(_virtio_consoles(devices)), spec.port, "virtio console")]
     serial = _find_by_port(_assign_ports(devices.findall("serial")), spec.port, "serial")
     consoles = devices.findall("console")
@@ -746,22 +944,24 @@ def _managed_serial_elems(devices, spec):
     return [serial, twin]
 
 
-def _plan_serial_devices(devices, spec, changes):
-    if spec.target_type == "virtio":
+def _plan_serial_devices(devices, spec, changes, platform):
+    if spec.virtio:
         _plan_virtio(devices, spec, changes)
     else:
-        _plan_serial_device(devices, spec, changes)
+        _plan_serial_device(devices, spec, changes, platform)
 
 
 def plan_serial(xml_text, spec):
     """Plan domain_serial on one domain's inactive XML. Returns a Plan; never touches anything."""
     mini = _mini_devices(xml_text, ("serial", "console"))
     if mini is not None:
-        # The planning rules only look at <serial> and <console> children of <devices>, so running them on a
-        # document of just those decides "nothing to do" exactly as the full document would, far cheaper.
+        # The planning rules only look at <serial> and <console> children of <devices> (and the platform in
+        # <os>), so running them on a document of just those decides "nothing to do" exactly as the full
+        # document would, far cheaper.
+        platform = platform_of(xml_text)
         before = _copies(_managed_serial_elems(mini, spec))
         changes = []
-        _plan_serial_devices(mini, spec, changes)
+        _plan_serial_devices(mini, spec, changes, platform)
         if not changes:
             return Plan(elems=before)
         # The change list and the device diff are known; the whole document is parsed only when its new text
@@ -777,13 +977,13 @@ def _plan_serial_full(xml_text, spec):
     devices = _devices(root, create=spec.state == "present")
     changes = []
     if devices is not None:
-        _plan_serial_devices(devices, spec, changes)
+        _plan_serial_devices(devices, spec, changes, platform_of(root))
     if not changes:
         return Plan(before=before)
     return Plan(changes, before=before, after=_managed_serial_elems(devices, spec), root=root, text=xml_text)
 
 
-def _plan_serial_device(devices, spec, changes):
+def _plan_serial_device(devices, spec, changes, platform):
     pairs = _assign_ports(devices.findall("serial"))
     current = _find_by_port(pairs, spec.port, "serial")
     if spec.state == "absent":
@@ -792,21 +992,23 @@ def _plan_serial_device(devices, spec, changes):
         _remove(devices, current)
         changes.append("remove serial port %d" % spec.port)
     else:
-        wanted = build_serial(spec)
+        wanted = _wanted_chardev(current, spec, "serial", platform)
         if current is not None:
             if _serial_key(current) != _serial_key(wanted):
-                _carry_over(current, wanted, same_bus=_serial_target_type(current) == spec.target_type)
+                _check_source_exposure(wanted, spec)
                 _replace(devices, current, wanted, 2)
                 changes.append("change serial port %d to %s, %s"
-                               % (spec.port, _describe_chardev(spec), spec.target_type))
+                               % (spec.port, _describe_chardev(wanted), _serial_target_type(wanted)))
         else:
+            _check_source_exposure(wanted, spec)
             # Keep serials in port order so that port 0 becomes the first serial, the one libvirt binds the
             # console (and `virsh console`) to.
             index = _port_order_index(devices, pairs, spec.port)
             if index is None:
                 index = _index_before(devices, _SERIAL_BEFORE)
             _insert(devices, index, wanted, 2)
-            changes.append("add serial port %d (%s, %s)" % (spec.port, _describe_chardev(spec), spec.target_type))
+            changes.append("add serial port %d (%s, %s)" % (spec.port, _describe_chardev(wanted),
+                                                            _serial_target_type(wanted)))
     # With the serial itself already right, a stale twin only occurs in hand-written XML (libvirt's canonical
     # XML never has one); it is reported all the same.
     twin_change = _sync_twin(devices, 2)
@@ -825,15 +1027,6 @@ def _port_order_index(devices, pairs, port):
     return None
 
 
-def _carry_over(old, new, same_bus):
-    """Keep what identifies the existing device to libvirt and the guest: its alias, and its address when
-    it stays on the same bus."""
-    for tag in ("alias", "address") if same_bus else ("alias",):
-        child = old.find(tag)
-        if child is not None:
-            new.append(ET.fromstring(ET.tostring(child, encoding="unicode").strip()))
-
-
 def _plan_virtio(devices, spec, changes):
     pairs = _assign_ports(_virtio_consoles(devices))
     current = _find_by_port(pairs, spec.port, "virtio console")
@@ -842,15 +1035,16 @@ def _plan_virtio(devices, spec, changes):
             _remove(devices, current)
             changes.append("remove virtio console port %d (hvc%d)" % (spec.port, spec.port))
         return
-    wanted = build_virtio_console(spec)
+    wanted = _wanted_chardev(current, spec, "console")
     if current is not None:
         if _chardev_key(current) == _chardev_key(wanted):
             return
-        _carry_over(current, wanted, same_bus=True)
+        _check_source_exposure(wanted, spec)
         _replace(devices, current, wanted, 2)
         changes.append("change virtio console port %d (hvc%d) to %s" % (spec.port, spec.port,
-                                                                        _describe_chardev(spec)))
+                                                                        _describe_chardev(wanted)))
         return
+    _check_source_exposure(wanted, spec)
     index = _port_order_index(devices, pairs, spec.port)
     if index is None:
         consoles = devices.findall("console")
@@ -867,7 +1061,7 @@ def _plan_virtio(devices, spec, changes):
         consoles = devices.findall("console")
         index = max(index, list(devices).index(consoles[0]) + 1)
     _insert(devices, index, wanted, 2)
-    changes.append("add virtio console port %d (hvc%d, %s)" % (spec.port, spec.port, _describe_chardev(spec)))
+    changes.append("add virtio console port %d (hvc%d, %s)" % (spec.port, spec.port, _describe_chardev(wanted)))
 
 
 # --------------------------------------------------------------------------------------------- VNC
@@ -1173,7 +1367,7 @@ def serial_live_key(xml_text, spec):
     devices = parse_domain(xml_text).find("devices")
     if devices is None:
         return (None, None)
-    if spec.target_type == "virtio":
+    if spec.virtio:
         c = _find_by_port(_assign_ports(_virtio_consoles(devices)), spec.port, "virtio console")
         return (_chardev_key(c) if c is not None else None, None)
     s = _find_by_port(_assign_ports(devices.findall("serial")), spec.port, "serial")
@@ -1213,7 +1407,7 @@ def serial_device_xml(xml_text, spec):
     devices = parse_domain(xml_text).find("devices")
     if devices is None:
         return None
-    if spec.target_type == "virtio":
+    if spec.virtio:
         e = _find_by_port(_assign_ports(_virtio_consoles(devices)), spec.port, "virtio console")
     else:
         e = _find_by_port(_assign_ports(devices.findall("serial")), spec.port, "serial")
@@ -1239,24 +1433,31 @@ def vnc_auth(xml_text):
     return (g.get("passwd"), g.get("passwdValidTo")) if g is not None else (None, None)
 
 
-def live_attach_blocker(live_xml, spec):
+def live_attach_blocker(live_xml, spec, persistent_xml=None):
     """Why the device of ``spec`` cannot be hot-plugged into this running domain, or None if it can be tried.
-    An isa-serial never can (``Bus 'isa.0' does not support hotplugging``); a pci-serial needs ACPI; a virtio
-    console needs a virtio-serial controller in the running domain."""
+    An isa-serial or a system-serial (pl011) never can (``Bus 'isa.0' does not support hotplugging``); a
+    pci-serial needs ACPI; a virtio console needs a virtio-serial controller in the running domain. The serial's
+    type is read from ``persistent_xml`` (the definition just written) when the spec leaves it out."""
     if spec.state != "present":
         return "libvirt does not hot-unplug console devices reliably; the device goes away at the next restart"
-    if spec.target_type == "isa-serial":
-        return "an isa-serial port cannot be hot-plugged"
-    if spec.target_type == "pci-serial" and not has_acpi(live_xml):
+    target_type = spec.target_type
+    if target_type is None and persistent_xml is not None:
+        devices = parse_domain(persistent_xml).find("devices")
+        serial = _find_by_port(_assign_ports(devices.findall("serial")), spec.port, "serial") \
+            if devices is not None else None
+        target_type = _serial_target_type(serial) if serial is not None else None
+    if target_type in (None, "isa-serial", "system-serial"):
+        return "an %s port cannot be hot-plugged" % (target_type or "isa-serial")
+    if target_type == "pci-serial" and not has_acpi(live_xml):
         return "a pci-serial port can only be hot-plugged into a domain with ACPI"
-    if spec.target_type == "virtio" and not has_virtio_serial_controller(live_xml):
+    if spec.virtio and not has_virtio_serial_controller(live_xml):
         return "the running domain has no virtio-serial controller for a virtio console"
     return None
 
 
 def twin_follows_hotplug(live_xml, spec):
     """Whether libvirt would give a hot-plugged serial its console twin: only for the very first chardev."""
-    if spec.target_type == "virtio":
+    if spec.virtio:
         return True
     devices = parse_domain(live_xml).find("devices")
     return devices is None or (not devices.findall("serial") and not devices.findall("console"))

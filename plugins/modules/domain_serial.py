@@ -21,8 +21,22 @@ description:
   - libvirt mirrors the first serial port as the first C(<console>). The module keeps that twin in step, never
     adds a second one, and removes it together with the serial port. A new port is inserted in port order, so
     port 0 is the first serial and the one C(virsh console) opens.
-  - The serial device on O(port) is made to match the options exactly. For example, leaving out O(log_file)
-    removes an existing C(<log>) of that port. Other serial ports, consoles and devices are never touched.
+  - Omitted means untouched. An option left out keeps what the device on O(port) has (its source, log, target
+    type and model); a new device gets the defaults (a pty, no log, the platform's serial port). Removing takes
+    an explicit value, O(log_file=""). Other serial ports, consoles and devices are never touched.
+  - Attributes and children of the device that the module does not manage are kept on every edit, for example
+    C(tls='yes') on a tcp source, C(append) of a file source or log, C(<reconnect>) and C(<source><seclabel>).
+    A combination libvirt would reject (a C(<reconnect>) on a source that binds) is refused before any write.
+  - The domain's architecture and machine decide the default serial port. An isa-serial (C(ttyS0)) is used on
+    x86 C(pc)/C(q35), and a C(system-serial) PL011 (C(ttyAMA0)) on arm C(virt) machines. A target type the
+    machine does not have (isa-serial on arm virt, system-serial on x86) is refused when planned, before
+    anything is written.
+  - A tcp source that is not on loopback is a root console for whoever reaches the port. libvirt has no
+    password for a serial console. Its only credential is TLS with client certificates (C(chardev_tls) and
+    C(chardev_tls_x509_verify=1) in C(qemu.conf)). So any other address (C(0.0.0.0), C(::) in every spelling,
+    another IP, a host name, which is never resolved) needs O(allow_remote_source=true) and TLS on the source
+    (O(source_tls=true), or C(tls='yes') already there). This is checked whenever the module writes such a
+    device, also when it only changes its log.
   - All domains are read and planned first. If any of them fails (unknown name, malformed XML, conflicting
     existing devices), or the settings cannot serve all selected domains at once (a O(log_file) or a listening
     socket without C({name})), the task fails before anything is written.
@@ -60,20 +74,30 @@ options:
     default: 0
   target_type:
     description:
-      - V(isa-serial) is the classic 16550 UART at the legacy I/O ports; GRUB and early kernel output use it.
+      - V(isa-serial) is the classic 16550 UART at the legacy I/O ports (x86 only); GRUB and early kernel output
+        use it. It cannot be hot-plugged.
+      - V(system-serial) is the machine's own UART, a PL011 on arm C(virt) machines (C(ttyAMA0) in the guest).
         It cannot be hot-plugged.
       - V(pci-serial) is a PCI 16550; it can be hot-plugged into a domain with ACPI.
       - V(virtio) is a virtio console (C(<console><target type='virtio'/>)), C(hvcN) in the guest, without a
         serial port. libvirt adds a virtio-serial controller to the definition if there is none.
+      - Left out, an existing serial port keeps its type and a new one gets the platform's default, V(isa-serial)
+        on x86 and V(system-serial) on arm C(virt); other platforms need it set.
     type: str
-    choices: [isa-serial, pci-serial, virtio]
-    default: isa-serial
+    choices: [isa-serial, pci-serial, system-serial, virtio]
+  model:
+    description:
+      - The device model of the serial port, the one that fits O(target_type). Use V(isa-serial) for isa-serial,
+        V(pci-serial) for pci-serial and V(pl011) for system-serial. Left out, the model of O(target_type) is used.
+    type: str
+    choices: [isa-serial, pci-serial, pl011]
   source_type:
     description:
       - The host side of the character device. V(pty) is what C(virsh console) uses.
+      - Left out, an existing device keeps its source as it is, and a new one gets V(pty). The other
+        C(source_*) options and O(protocol) need O(source_type).
     type: str
     choices: [pty, file, tcp, unix]
-    default: pty
   source_path:
     description:
       - Absolute path of the file (O(source_type=file)) or UNIX socket (O(source_type=unix)). Required for both.
@@ -86,6 +110,8 @@ options:
   source_host:
     description:
       - Address or host name of the TCP endpoint. Required with O(source_type=tcp).
+      - Anything but a loopback address (C(127.0.0.1), C(::1)) needs O(allow_remote_source=true) and TLS, see
+        the description. Numeric shorthands such as C(0) or C(127.1) are refused; write the address in full.
     type: str
   source_port:
     description:
@@ -94,7 +120,7 @@ options:
   source_mode:
     description:
       - Whether QEMU listens (V(bind)) or connects (V(connect)); for O(source_type=tcp) and O(source_type=unix).
-        Defaults to V(bind).
+        Left out, an existing source keeps its mode and a new one gets V(bind).
       - One TCP port can be listened on by one domain only, so O(source_type=tcp) with V(bind) fails before
         anything is written when more than one domain is selected; use one task per domain, each with its own
         O(source_port).
@@ -102,9 +128,20 @@ options:
     choices: [bind, connect]
   protocol:
     description:
-      - Wire protocol of a TCP source. Defaults to V(raw).
+      - Wire protocol of a TCP source. Left out, an existing source keeps its protocol and a new one gets V(raw).
     type: str
     choices: [raw, telnet]
+  source_tls:
+    description:
+      - Encrypt the TCP source with TLS (C(tls='yes')); needs C(chardev_tls) in libvirt's C(qemu.conf). V(false)
+        removes it. Left out, an existing device keeps what it has.
+    type: bool
+  allow_remote_source:
+    description:
+      - Confirm that a tcp source may bind to or connect to an address other than loopback. TLS on the source is
+        required as well (O(source_tls)).
+    type: bool
+    default: false
   log_file:
     description:
       - Absolute path of a C(<log>) file that records everything the guest prints on this port (written by
@@ -113,10 +150,12 @@ options:
         C(/var/log/libvirt/qemu/{name}-serial0.log). Other text in braces is an error.
       - When more than one domain is selected (a list in O(name), or O(all_domains)), the path must contain a
         placeholder, otherwise the task fails before anything is written (the domains would log into one file).
+      - Left out, an existing C(<log>) is kept as it is. An empty string removes it.
     type: path
   log_append:
     description:
-      - Append to O(log_file) across restarts instead of truncating it. Needs O(log_file).
+      - Append to the log across restarts instead of truncating it. Needs O(log_file) or an existing log.
+      - Left out, an existing log keeps its setting and a new one truncates (V(false)).
     type: bool
   restart:
     description:
@@ -178,6 +217,17 @@ EXAMPLES = r"""
     name: db1
     port: 1
     target_type: virtio
+
+- name: The PL011 of an arm64 domain (the default on aarch64 virt), logged
+  ttyfleet.serial_console.domain_serial:
+    name: arm1
+    target_type: system-serial
+    log_file: /var/log/libvirt/qemu/{name}-serial0.log
+
+- name: Stop logging ttyS0, leave the rest of the port as it is
+  ttyfleet.serial_console.domain_serial:
+    name: db1
+    log_file: ""
 
 - name: Remove ttyS0 and its console
   ttyfleet.serial_console.domain_serial:
@@ -301,7 +351,7 @@ class SerialDevice:
         result = runner.LiveResult(restart_required=True)
         if live_key[0] is not None or persistent_key[0] is None:
             return result  # the running device differs or must go: only a cold start does that
-        blocker = dx.live_attach_blocker(ctx.live_xml, spec)
+        blocker = dx.live_attach_blocker(ctx.live_xml, spec, ctx.persistent_xml)
         if blocker or not ctx.live:
             return result
         if ctx.check_mode:
@@ -325,13 +375,16 @@ def main():
         runner.DOMAIN_ARGS,
         state=dict(type="str", choices=["present", "absent"], default="present"),
         port=dict(type="int", default=0),
-        target_type=dict(type="str", choices=list(dx.SERIAL_TARGET_TYPES), default="isa-serial"),
-        source_type=dict(type="str", choices=list(dx.SOURCE_TYPES), default="pty"),
+        target_type=dict(type="str", choices=list(dx.SERIAL_TARGET_TYPES)),
+        model=dict(type="str", choices=list(dx.SERIAL_MODELS)),
+        source_type=dict(type="str", choices=list(dx.SOURCE_TYPES)),
         source_path=dict(type="path"),
         source_host=dict(type="str"),
         source_port=dict(type="int"),
         source_mode=dict(type="str", choices=list(dx.SOURCE_MODES)),
         protocol=dict(type="str", choices=list(dx.PROTOCOLS)),
+        source_tls=dict(type="bool"),
+        allow_remote_source=dict(type="bool", default=False),
         log_file=dict(type="path"),
         log_append=dict(type="bool"),
         restart=dict(type="bool", default=False),

@@ -43,12 +43,24 @@ def vnc(**kw):
     ({"source_type": "tcp", "source_host": "a b", "source_port": 1}, "is not a host name"),
     ({"source_type": "file"}, "source_type file needs source_path"),
     ({"source_type": "unix", "source_path": "rel/x.sock"}, "must be an absolute path"),
-    ({"source_path": "/tmp/x"}, "source_path is only used with source_type file or unix"),
-    ({"source_host": "h"}, "only used with source_type tcp"),
-    ({"protocol": "telnet"}, "protocol is only used with source_type tcp"),
-    ({"source_mode": "connect"}, "source_mode is only used with source_type tcp or unix"),
+    ({"source_path": "/tmp/x"}, "source_path is only used together with source_type"),
+    ({"source_type": "pty", "source_path": "/tmp/x"}, "source_path is only used with source_type file or unix"),
+    ({"source_host": "h"}, "only used together with source_type"),
+    ({"source_type": "unix", "source_path": "/x", "source_host": "h"}, "only used with source_type tcp"),
+    ({"source_type": "pty", "protocol": "telnet"}, "protocol is only used with source_type tcp"),
+    ({"source_type": "pty", "source_mode": "connect"}, "source_mode is only used with source_type tcp or unix"),
+    ({"source_type": "file", "source_path": "/x", "source_tls": True}, "source_tls is only used with source_type tcp"),
     ({"log_file": "serial.log"}, "log_file must be an absolute path"),
-    ({"log_append": True}, "log_append needs log_file"),
+    ({"log_file": "/var/log/../../etc/shadow"}, "log_file must not contain '..'"),
+    ({"log_file": "/var/log/a\nb"}, "without control characters"),
+    ({"log_file": "", "log_append": True}, "log_append cannot be used with log_file"),
+    ({"model": "pl011"}, "model needs target_type"),
+    ({"model": "pl011", "target_type": "isa-serial"}, "model pl011 does not fit target_type isa-serial"),
+    ({"source_type": "tcp", "source_host": "0.0.0.0", "source_port": 4000}, "set allow_remote_source: true"),
+    ({"source_type": "tcp", "source_host": "::ffff:0.0.0.0", "source_port": 4000}, "every interface"),
+    ({"source_type": "tcp", "source_host": "web1", "source_port": 4000}, "never resolved"),
+    ({"source_type": "tcp", "source_host": "0.0.0.0", "source_port": 4000, "allow_remote_source": True,
+      "source_tls": False}, "needs source_tls"),
     ({"state": "enabled"}, "state must be present or absent"),
 ])
 def test_serial_spec_rejects(params, message):
@@ -57,13 +69,14 @@ def test_serial_spec_rejects(params, message):
 
 
 def test_serial_spec_defaults_and_normalisation():
+    # Left out means "keep what the device has"; plan_serial applies the defaults to a new device only.
     s = serial(port=None, source_type=None)
-    assert (s.port, s.target_type, s.source_type, s.log_file) == (0, "isa-serial", "pty", None)
+    assert (s.port, s.target_type, s.source_type, s.log_file) == (0, None, None, None)
     t = serial(port="2", source_type="tcp", source_host="127.0.0.1", source_port="4000")
-    assert (t.port, t.source_port, t.source_mode, t.protocol) == (2, 4000, "bind", "raw")
+    assert (t.port, t.source_port, t.source_mode, t.protocol) == (2, 4000, None, None)
     # absent ignores source settings: only the port (and virtio or not) identifies the device
     a = serial(state="absent", port=1, source_type="tcp")
-    assert (a.state, a.port, a.source_type) == ("absent", 1, "pty")
+    assert (a.state, a.port, a.source_type) == ("absent", 1, None)
 
 
 @pytest.mark.parametrize("params, message", [

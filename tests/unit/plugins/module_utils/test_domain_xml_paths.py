@@ -122,12 +122,12 @@ def test_all_shared_settings_are_named_at_once():
 
 @pytest.mark.parametrize("params, names", [
     ({"log_file": "/var/log/x.log"}, ["only"]),  # one domain: unchanged behaviour
-    ({"source_type": "tcp", "source_host": "h", "source_port": 1}, ["only"]),
+    ({"source_type": "tcp", "source_host": "127.0.0.1", "source_port": 1}, ["only"]),
     ({"log_file": "/var/log/{name}.log"}, THREE),
     ({"log_file": "/var/log/{uuid}.log"}, THREE),
     ({"source_type": "file", "source_path": "/tmp/{name}.out"}, THREE),
     ({"source_type": "unix", "source_mode": "connect", "source_path": "/run/console-server.sock"}, THREE),
-    ({"source_type": "tcp", "source_mode": "connect", "source_host": "10.0.0.9", "source_port": 514}, THREE),
+    ({"source_type": "tcp", "source_mode": "connect", "source_host": "127.0.0.1", "source_port": 514}, THREE),
     ({}, THREE),  # pty
     ({"state": "absent", "log_file": "/x.log"}, THREE),
 ])

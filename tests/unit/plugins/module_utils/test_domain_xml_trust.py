@@ -185,3 +185,167 @@ def test_unmanaged_vnc_attributes_and_children_are_kept():
     _plan, g = out_vnc(device, port=5902)
     assert (g.get("sharePolicy"), g.get("connected"), g.get("powerControl")) == ("force-shared", "keep", "yes")
     assert g.find("audio").get("id") == "1" and g.get("port") == "5902"
+
+
+# ----------------------------------------------------------------------------------------- serial
+
+def serial(**kw):
+    return dx.validate_serial_spec(kw)
+
+
+def serial_out(device, arch="x86_64", machine="pc-i440fx-7.2", **kw):
+    text = (BASE % device).replace("arch='x86_64' machine='pc-i440fx-7.2'", "arch='%s' machine='%s'" % (arch, machine))
+    plan = dx.plan_serial(text, serial(**kw))
+    root = dx.parse_domain(plan.xml if plan.changed else text)
+    return plan, root.find("devices/serial")
+
+
+LOGGED = ("<serial type='pty'><log file='/var/log/s0.log' append='on'/><target type='isa-serial' port='0'>"
+          "<model name='isa-serial'/></target></serial><console type='pty'><log file='/var/log/s0.log' append='on'/>"
+          "<target type='serial' port='0'/></console>")
+TCP = ("<serial type='tcp'><source mode='bind' host='%s' service='4555'%s/><protocol type='raw'/>"
+       "<target type='isa-serial' port='0'><model name='isa-serial'/></target></serial>")
+
+
+def test_omitted_log_file_keeps_the_log_and_an_empty_one_removes_it():
+    plan, s = serial_out(LOGGED)
+    assert plan.changes == [] and s.find("log").get("file") == "/var/log/s0.log"
+    plan, s = serial_out(LOGGED, log_file="")
+    assert s.find("log") is None and plan.changes
+
+
+def test_log_append_alone_changes_only_the_append_flag():
+    _plan, s = serial_out(LOGGED, log_append=False)
+    assert (s.find("log").get("file"), s.find("log").get("append")) == ("/var/log/s0.log", "off")
+    with pytest.raises(dx.PlanError, match="log_append needs log_file"):
+        serial_out("", log_append=True)
+
+
+def test_a_new_log_keeps_the_append_flag_the_old_one_had():
+    _plan, s = serial_out(LOGGED, log_file="/var/log/new.log")
+    assert (s.find("log").get("file"), s.find("log").get("append")) == ("/var/log/new.log", "on")
+
+
+def test_omitted_source_keeps_a_tcp_source_and_its_tls():
+    _plan, s = serial_out(TCP % ("127.0.0.1", " tls='yes'"), log_file="/var/log/t.log")
+    assert s.get("type") == "tcp" and s.find("source").get("tls") == "yes"
+    assert s.find("source").get("service") == "4555"
+
+
+def test_source_tls_false_removes_tls():
+    _plan, s = serial_out(TCP % ("127.0.0.1", " tls='yes'"), source_type="tcp", source_host="127.0.0.1",
+                          source_port=4555, source_tls=False)
+    assert s.find("source").get("tls") is None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "::ffff:0.0.0.0", "192.0.2.9"])
+def test_an_existing_exposed_tcp_source_is_never_rewritten_without_opt_in(host):
+    with pytest.raises(dx.PlanError, match="serial port 0: source_host .* allow_remote_source: true"):
+        serial_out(TCP % (host, ""), log_file="/var/log/t.log")
+    with pytest.raises(dx.PlanError, match="needs source_tls"):
+        serial_out(TCP % (host, ""), log_file="/var/log/t.log", allow_remote_source=True)
+    _plan, s = serial_out(TCP % (host, " tls='yes'"), log_file="/var/log/t.log", allow_remote_source=True)
+    assert s.find("log").get("file") == "/var/log/t.log"
+
+
+def test_an_exposed_device_that_needs_no_change_is_not_refused():
+    plan, _s = serial_out(TCP % ("0.0.0.0", "") + "<console type='tcp'><source mode='bind' host='0.0.0.0' "
+                          "service='4555'/><protocol type='raw'/><target type='serial' port='0'/></console>")
+    assert plan.changes == []
+
+
+def test_a_new_remote_source_needs_opt_in_and_tls():
+    with pytest.raises(dx.SpecError, match="allow_remote_source: true to confirm and set source_tls"):
+        serial(source_type="tcp", source_host="0.0.0.0", source_port=4000)
+    with pytest.raises(dx.PlanError, match="needs source_tls"):
+        serial_out("", source_type="tcp", source_host="0.0.0.0", source_port=4000, allow_remote_source=True)
+    _plan, s = serial_out("", source_type="tcp", source_host="logs.example.org", source_port=4000,
+                          source_mode="connect", source_tls=True, allow_remote_source=True)
+    assert (s.find("source").get("host"), s.find("source").get("tls")) == ("logs.example.org", "yes")
+
+
+def test_reconnect_is_refused_when_the_source_would_bind():
+    device = ("<serial type='unix'><source mode='connect' path='/run/s.sock'><reconnect enabled='yes' "
+              "timeout='5'/></source><target type='isa-serial' port='0'/></serial>")
+    with pytest.raises(dx.PlanError, match="reconnect.*only works with source_mode connect"):
+        serial_out(device, source_type="unix", source_path="/run/s.sock", source_mode="bind")
+    _plan, s = serial_out(device, source_type="unix", source_path="/run/t.sock")
+    assert s.find("source/reconnect") is not None and s.find("source").get("mode") == "connect"
+
+
+# ----------------------------------------------------------------------------------------- platform
+
+def test_aarch64_virt_gets_a_pl011_by_default():
+    _plan, s = serial_out("", arch="aarch64", machine="virt-7.2")
+    assert (s.find("target").get("type"), s.find("target/model").get("name")) == ("system-serial", "pl011")
+
+
+@pytest.mark.parametrize("arch, machine, target_type, message", [
+    ("aarch64", "virt-7.2", "isa-serial", "isa-serial needs an ISA bus"),
+    ("x86_64", "pc-q35-7.2", "system-serial", "system-serial .pl011. exists only on arm virt"),
+    ("x86_64", "pc-i440fx-7.2", "system-serial", "exists only on arm virt"),
+])
+def test_combinations_libvirt_would_reject_are_refused_when_planned(arch, machine, target_type, message):
+    with pytest.raises(dx.PlanError, match=message):
+        serial_out("", arch=arch, machine=machine, target_type=target_type)
+
+
+def test_an_unknown_platform_needs_an_explicit_target_type():
+    with pytest.raises(dx.PlanError, match="knows no default serial port for arch armv7l, machine vexpress-a9"):
+        serial_out("", arch="armv7l", machine="vexpress-a9")
+    _plan, s = serial_out("", arch="armv7l", machine="vexpress-a9", target_type="pci-serial")
+    assert s.find("target").get("type") == "pci-serial"
+
+
+def test_x86_keeps_isa_serial_and_q35_too():
+    for machine in ("pc-i440fx-7.2", "pc-q35-7.2", "q35", "pc"):
+        _plan, s = serial_out("", machine=machine)
+        assert s.find("target").get("type") == "isa-serial"
+
+
+def test_a_pl011_cannot_be_hot_plugged():
+    text = (BASE % "").replace("arch='x86_64' machine='pc-i440fx-7.2'", "arch='aarch64' machine='virt'")
+    persistent = dx.plan_serial(text, serial()).xml
+    assert "cannot be hot-plugged" in dx.live_attach_blocker(text, serial(), persistent)
+    assert "system-serial" in dx.live_attach_blocker(text, serial(), persistent)
+
+
+# ----------------------------------------------------------------------------------------- document fidelity
+
+def _fixture_bytes(case):
+    from pathlib import Path
+    d = Path(__file__).resolve().parents[2] / "fixtures" / "domain_xml" / case
+    return (d / "input.xml").read_bytes().decode("utf-8")  # no newline translation: libvirt writes a raw CR
+
+
+def test_a_carriage_return_in_the_description_survives():
+    text = _fixture_bytes("description-cr-metadata-default-ns")
+    assert "\r" in text  # as libvirt's dumpxml gives it
+    out = dx.plan_serial(text, serial()).xml
+    assert "&#13;" in out and "\r" not in out
+    desc = dx.parse_domain(out).find("description").text
+    assert desc == "line one\r\nline two & <three>\r"
+
+
+def test_description_and_default_namespace_metadata_mean_the_same_to_libvirt():
+    libvirt = pytest.importorskip("libvirt")
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    from domain_xml_helpers import semantic
+    text = _fixture_bytes("description-cr-metadata-default-ns")
+    out = dx.plan_serial(text, serial()).xml
+    conn = libvirt.open("test:///default")
+    seen = []
+    try:
+        for i, doc in enumerate((text.replace("\r", "&#13;"), out)):
+            doc = doc.replace("<name>tf-h1-description-cr-metadata-default-ns</name>", "<name>tf-cr-%d</name>" % i)
+            dom = conn.defineXMLFlags(doc, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+            try:
+                desc = dom.metadata(libvirt.VIR_DOMAIN_METADATA_DESCRIPTION, None, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+                stored = dx.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+                seen.append((desc, semantic(stored.find("metadata"))))
+            finally:
+                dom.undefine()
+    finally:
+        conn.close()
+    assert seen[0] == seen[1]
+    assert seen[1][0] == "line one\r\nline two & <three>\r"
