@@ -8,7 +8,8 @@ PY=${PYTHON:-python3}
 
 APT_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
   debootstrap libvirt-daemon-driver-qemu dnsmasq-base iptables parted dosfstools e2fsprogs fdisk kmod udev
-  virtinst openssh-client rsync shellcheck)
+  virtinst openssh-client rsync shellcheck
+  ovmf qemu-efi-aarch64 qemu-system-arm qemu-user-static mmdebstrap mtools xorriso)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 

@@ -1,25 +1,39 @@
 #!/usr/bin/env bash
-# Build stock Debian guest disks offline from the Debian mirror: debootstrap, a real GRUB on a BIOS (msdos) disk,
-# qcow2. The images reproduce the field's problem: no serial console anywhere (no GRUB serial terminal, no
-# console= on the kernel command line, no serial getty), so `virsh console` prints "Escape character is ^]" and
-# then nothing. Everything is cached under /var/cache/ttyfleet:
+# Build stock Debian guest disks offline from the Debian mirror: debootstrap (mmdebstrap for a foreign
+# architecture), a real boot loader, qcow2. The images reproduce the field's problem: no serial console anywhere
+# (no GRUB serial terminal, no console= on the kernel command line, no serial getty), so `virsh console` prints
+# "Escape character is ^]" and then nothing. Everything is cached under /var/cache/ttyfleet:
 #   debs/<suite>/                 packages fetched by debootstrap
-#   rootfs/<flavour>-<key>.tar    the debootstrap result (key: suite, packages, mirror)
+#   rootfs/<flavour>-<key>.tar    the debootstrap result (key: suite, packages, mirror, architecture)
 #   images/<flavour>-<key>.qcow2  the image, named by the recipe key it was built from
 #   images/<flavour>.qcow2        a symlink to the current one; overlays must be made on the resolved path, so
 #                                 a rebuild never changes the base under an existing overlay
+#   images/<flavour>-<key>.seed.iso  the NoCloud seed (cloud flavour only), `<flavour>.seed.iso` links to it
 #   ssh/id_ed25519                key for root and for the sudo user `ops`
 #   ssh/console_password          password of root and `ops` (console logins in tests; lab only, loopback only)
 # An image is rebuilt when this script's code, the ssh key or the password changes (overlays made on the old image
 # must then be recreated; Molecule's create makes fresh ones every run). A second run takes about a second.
 #
-# usage: build-image.sh [flavour...]      flavours: bookworm bullseye bookworm-sysvinit (default: all)
+# Flavours (firmware, disk, boot loader):
+#   bookworm, bullseye, bookworm-sysvinit, trixie   BIOS, msdos label, grub-pc
+#   bookworm-uefi    UEFI (OVMF), GPT + ESP, grub-efi-amd64 signed via shim, the ESP's grub.cfg a configfile stub
+#   bookworm-cloud   Debian's cloud flavour: grub-cloud-amd64's /etc/default/grub (console=ttyS0, GRUB_TERMINAL
+#                    "console serial"), BIOS + UEFI GRUB on one GPT disk, cloud-init from a NoCloud seed ISO. Its
+#                    own settings name ttyS0, but the domain has no serial device: still silent.
+#   bookworm-arm64   arm64 (AAVMF, `virt` machine), GPT + ESP, grub-efi-arm64; built with mmdebstrap and
+#                    qemu-user (binfmt_misc): the emulated package configuration takes most of an hour, once.
+# This host's kernel has no vfat: the ESP is made with mkfs.vfat and filled with mtools (mcopy) from a tmpfs that
+# grub-install wrote into; the guest mounts its /boot/efi itself.
+#
+# usage: build-image.sh [flavour...]      (default: bookworm bullseye bookworm-sysvinit)
 #        build-image.sh --print-path FLAVOUR
+#        build-image.sh --seed-path FLAVOUR  (the cloud flavour's NoCloud seed ISO)
 set -euo pipefail
 
 CACHE=${TTYFLEET_CACHE:-/var/cache/ttyfleet}
 SIZE=${TTYFLEET_IMAGE_SIZE:-3G}
-ALL_FLAVOURS=(bookworm bullseye bookworm-sysvinit)
+DEFAULT_FLAVOURS=(bookworm bullseye bookworm-sysvinit)
+ALL_FLAVOURS=(bookworm bullseye bookworm-sysvinit trixie bookworm-uefi bookworm-cloud bookworm-arm64)
 SELF=$(readlink -f "$0")
 
 t0=$SECONDS
@@ -39,14 +53,27 @@ mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
-# flavour -> suite, init packages, extra packages
+# flavour -> suite, init, packages, architecture, firmware, disk layout
 flavour_vars() {
+  ARCH=amd64 LAYOUT=msdos CLOUD=no
+  local net=(ifupdown isc-dhcp-client)
+  local common=(udev kmod initramfs-tools zstd openssh-server python3 sudo dbus iproute2 procps)
   local base=(linux-image-amd64 udev kmod grub-pc initramfs-tools zstd openssh-server python3 sudo dbus
-    iproute2 procps ifupdown isc-dhcp-client)
+    iproute2 procps "${net[@]}")
   case $1 in
-    bookworm) SUITE=bookworm; INIT=systemd; PKGS=(systemd-sysv "${base[@]}") ;;
+    bookworm) SUITE=bookworm; INIT=systemd; PKGS=(systemd-sysv memtest86+ "${base[@]}") ;;
     bullseye) SUITE=bullseye; INIT=systemd; PKGS=(systemd-sysv "${base[@]}") ;;
     bookworm-sysvinit) SUITE=bookworm; INIT=sysvinit; PKGS=(sysvinit-core acpid "${base[@]}") ;;
+    # Debian 13: isc-dhcp-client is on its way out; ifupdown uses dhcpcd.
+    trixie) SUITE=trixie; INIT=systemd
+      PKGS=(systemd-sysv linux-image-amd64 grub-pc "${common[@]}" ifupdown dhcpcd-base) ;;
+    bookworm-uefi) SUITE=bookworm; INIT=systemd; LAYOUT=gpt-esp
+      PKGS=(systemd-sysv linux-image-amd64 grub-efi-amd64 grub-efi-amd64-signed shim-signed "${common[@]}"
+        "${net[@]}") ;;
+    bookworm-cloud) SUITE=bookworm; INIT=systemd; LAYOUT=gpt-hybrid; CLOUD=yes
+      PKGS=(systemd-sysv linux-image-amd64 grub-cloud-amd64 cloud-init "${common[@]}" "${net[@]}") ;;
+    bookworm-arm64) SUITE=bookworm; INIT=systemd; ARCH=arm64; LAYOUT=gpt-esp
+      PKGS=(systemd-sysv linux-image-arm64 grub-efi-arm64 "${common[@]}" "${net[@]}") ;;
     *) die "unknown flavour '$1' (known: ${ALL_FLAVOURS[*]})" ;;
   esac
 }
@@ -65,27 +92,64 @@ ensure_ssh() {
   ) 9>"$CACHE/ssh/.lock"
 }
 
+# A foreign architecture's binaries run through qemu-user, registered with binfmt_misc (not mounted by default
+# where systemd is not PID 1). The F flag makes the kernel open the interpreter now, so it works inside chroots.
+BINFMT_MOUNTED=""
+foreign_ready() {
+  local qarch=${ARCH/arm64/aarch64} conf
+  conf=/usr/lib/binfmt.d/qemu-$qarch.conf
+  command -v mmdebstrap >/dev/null || die "mmdebstrap is missing: run scripts/bootstrap.sh apt"
+  [[ -r $conf ]] || die "$conf is missing (package qemu-user-static): run scripts/bootstrap.sh apt"
+  if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    BINFMT_MOUNTED=yes
+  fi
+  [[ -e /proc/sys/fs/binfmt_misc/qemu-$qarch ]] || grep -v '^#' "$conf" >/proc/sys/fs/binfmt_misc/register
+}
+
 # The debootstrap result, cached as a tarball keyed by what debootstrap was asked for.
 rootfs_tar() {
   local flavour=$1 key tar tmp
-  key=$(printf '%s\n' "$SUITE" "$(mirror)" "${PKGS[@]}" | sha256sum | cut -c1-12)
+  # amd64 keys are what they were before other architectures existed, so their caches stay valid.
+  key=$({ printf '%s\n' "$SUITE" "$(mirror)" "${PKGS[@]}"; [[ $ARCH == amd64 ]] || echo "mmdebstrap arch=$ARCH"; } |
+    sha256sum | cut -c1-12)
   tar=$CACHE/rootfs/$flavour-$key.tar
   if [[ -f $tar ]]; then log "$flavour: debootstrap cached ($tar)"; echo "$tar"; return; fi
   install -d "$CACHE/rootfs" "$CACHE/debs/$SUITE" "$CACHE/tmp"
   tmp=$(mktemp -d "$CACHE/tmp/rootfs-$flavour.XXXX")
-  log "$flavour: debootstrap $SUITE from $(mirror) (about 2 minutes)"
-  if ! debootstrap --variant=minbase --cache-dir="$CACHE/debs/$SUITE" --include="$(IFS=,; echo "${PKGS[*]}")" \
-    "$SUITE" "$tmp/root" "$(mirror)" >"$tmp/debootstrap.log" 2>&1; then
-    tail -n 30 "$tmp/debootstrap.log" >&2
-    rm -rf "$tmp"
-    die "$flavour: debootstrap failed"
+  if [[ $ARCH == amd64 ]]; then
+    log "$flavour: debootstrap $SUITE from $(mirror) (about 2-4 minutes)"
+    if ! debootstrap --variant=minbase --cache-dir="$CACHE/debs/$SUITE" --include="$(IFS=,; echo "${PKGS[*]}")" \
+      "$SUITE" "$tmp/root" "$(mirror)" >"$tmp/debootstrap.log" 2>&1; then
+      tail -n 30 "$tmp/debootstrap.log" >&2
+      rm -rf "$tmp"
+      die "$flavour: debootstrap failed"
+    fi
+  else
+    foreign_ready
+    # apt runs natively outside the root; only dpkg and the maintainer scripts run emulated (qemu-user), which is
+    # why this takes long: man pages, docs and translations are left out to spare the emulated dpkg.
+    log "$flavour: mmdebstrap $SUITE ($ARCH, emulated by qemu-user) from $(mirror) (30-40 minutes, once)"
+    # shellcheck disable=SC2016 # the hook's $1 is mmdebstrap's, expanded by its shell
+    if ! nice -n 10 mmdebstrap --mode=root --variant=minbase --architectures="$ARCH" \
+      --include="$(IFS=,; echo "${PKGS[*]}")" \
+      --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+      --dpkgopt='path-exclude=/usr/share/locale/*' \
+      --customize-hook='rm -f "$1"/etc/dpkg/dpkg.cfg.d/99mmdebstrap' \
+      "$SUITE" "$tmp/root" "$(mirror)" >"$tmp/debootstrap.log" 2>&1; then
+      tail -n 30 "$tmp/debootstrap.log" >&2
+      rm -rf "$tmp"
+      die "$flavour: mmdebstrap failed"
+    fi
   fi
   rm -f "$tmp"/root/var/cache/apt/archives/*.deb
   tar --numeric-owner --xattrs --acls -C "$tmp/root" -cf "$tmp/rootfs.tar" .
   mv "$tmp/rootfs.tar" "$tar"
   rm -rf "$tmp"
-  # Older tarballs of this flavour are dead weight now.
-  find "$CACHE/rootfs" -name "$flavour-*.tar" ! -name "$(basename "$tar")" -delete
+  # Older tarballs of this flavour are dead weight now. Only names with a key right after the flavour count:
+  # bookworm-* also matches bookworm-uefi-*, and another flavour's cache must survive this one's rebuild.
+  find "$CACHE/rootfs" -regextype posix-extended -regex ".*/$flavour-[0-9a-f]{12}\.tar" ! -name "$(basename "$tar")" \
+    -delete
   log "$flavour: rootfs cached ($(du -h "$tar" | cut -f1))"
   echo "$tar"
 }
@@ -99,15 +163,16 @@ recipe_key() {
 }
 
 # Everything mounted or attached by build_one, undone by cleanup even on failure.
-MNT="" LOOP="" WORK=""
+MNT="" LOOP="" WORK="" ROOTPART="" ESPPART=""
 cleanup() {
   if [[ -n $MNT ]]; then
-    for d in run sys proc dev/pts dev; do umount -l "$MNT/$d" 2>/dev/null || true; done
+    for d in boot/efi run sys proc dev/pts dev; do umount -l "$MNT/$d" 2>/dev/null || true; done
     umount -l "$MNT" 2>/dev/null || true
   fi
   if [[ -n $LOOP ]]; then losetup -d "$LOOP" 2>/dev/null || true; fi
   [[ -n $WORK ]] && rm -rf "$WORK"
-  MNT="" LOOP="" WORK=""
+  if [[ -n $BINFMT_MOUNTED ]]; then umount /proc/sys/fs/binfmt_misc 2>/dev/null || true; fi
+  MNT="" LOOP="" WORK="" BINFMT_MOUNTED=""
 }
 trap cleanup EXIT
 
@@ -122,6 +187,47 @@ report_old_images() {
     [[ $(basename "$f") =~ ^$flavour-[0-9a-f]{16}\.qcow2$ && ! -L $f && $f != "$CACHE/images/$flavour-$key.qcow2" ]] || continue
     log "$flavour: older image kept for overlays that may use it: $f"
   done
+}
+
+# Partition the raw disk and attach it. Sets LOOP, ROOTPART and (UEFI/hybrid layouts) ESPPART.
+#   msdos       p1 root (BIOS GRUB in the MBR gap)
+#   gpt-esp     p1 ESP, p2 root
+#   gpt-hybrid  p1 BIOS boot (core.img), p2 ESP, p3 root: Debian's cloud images boot either way
+make_disk() {
+  local raw=$1 p
+  case $LAYOUT in
+    msdos) parted -s "$raw" mklabel msdos mkpart primary ext4 1MiB 100% set 1 boot on ;;
+    gpt-esp) parted -s "$raw" mklabel gpt mkpart ESP fat32 1MiB 129MiB set 1 esp on mkpart root ext4 129MiB 100% ;;
+    gpt-hybrid) parted -s "$raw" mklabel gpt mkpart bios 1MiB 3MiB set 1 bios_grub on \
+      mkpart ESP fat32 3MiB 131MiB set 2 esp on mkpart root ext4 131MiB 100% ;;
+  esac
+  LOOP=$(losetup -f --show -P "$raw")
+  case $LAYOUT in
+    msdos) ROOTPART=${LOOP}p1 ESPPART="" ;;
+    gpt-esp) ESPPART=${LOOP}p1 ROOTPART=${LOOP}p2 ;;
+    gpt-hybrid) ESPPART=${LOOP}p2 ROOTPART=${LOOP}p3 ;;
+  esac
+  p=$ROOTPART
+  for _ in $(seq 10); do [[ -b $p ]] && break; sleep 0.1; done
+  # Some kernels (this lab's) do not scan loop partitions despite -P: add them by hand.
+  [[ -b $p ]] || partx -a "$LOOP"
+  for _ in $(seq 20); do [[ -b $p ]] && break; sleep 0.1; done
+  [[ -b $p ]] || die "$p did not appear"
+}
+
+# grub-install for an EFI target writes into a tmpfs over /boot/efi (this host cannot mount vfat), then mtools
+# copies the tree onto the FAT file system. The tmpfs is mounted with the ESP's device as its source: grub-install
+# looks up the device behind --efi-directory and checks it holds a FAT file system (GRUB reads FAT itself).
+install_efi_grub() {
+  local target=$1
+  shift
+  mount -t tmpfs "$ESPPART" "$MNT/boot/efi"
+  in_root grub-install --target="$target" --efi-directory=/boot/efi --bootloader-id=debian --no-nvram "$@" \
+    >>"$WORK/grub.log" 2>&1 || { cat "$WORK/grub.log" >&2; die "grub-install --target=$target failed"; }
+  MTOOLS_SKIP_CHECK=1 mcopy -s -Q -i "$ESPPART" "$MNT/boot/efi/EFI" ::/ ||
+    die "mcopy to the ESP failed"
+  find "$MNT/boot/efi" -type f -printf 'ESP: %P\n' | sort >>"$WORK/grub.log"
+  umount "$MNT/boot/efi"
 }
 
 build_one() {
@@ -141,17 +247,15 @@ build_one() {
   log "$flavour: building image (recipe $key)"
   WORK=$(mktemp -d "$CACHE/tmp/image-$flavour.XXXX")
   truncate -s "$SIZE" "$WORK/disk.raw"
-  parted -s "$WORK/disk.raw" mklabel msdos mkpart primary ext4 1MiB 100% set 1 boot on
-  LOOP=$(losetup -f --show -P "$WORK/disk.raw")
-  local part=${LOOP}p1
-  for _ in $(seq 10); do [[ -b $part ]] && break; sleep 0.1; done
-  # Some kernels (this lab's) do not scan loop partitions despite -P: add them by hand.
-  [[ -b $part ]] || partx -a "$LOOP"
-  for _ in $(seq 20); do [[ -b $part ]] && break; sleep 0.1; done
-  [[ -b $part ]] || die "$part did not appear"
+  make_disk "$WORK/disk.raw"
+  local part=$ROOTPART
   mkfs.ext4 -q -L root "$part"
-  local uuid
+  local uuid esp_uuid=""
   uuid=$(blkid -s UUID -o value "$part")
+  if [[ -n $ESPPART ]]; then
+    mkfs.vfat -F 32 -n ESP "$ESPPART" >/dev/null
+    esp_uuid=$(blkid -s UUID -o value "$ESPPART")
+  fi
   MNT=$WORK/mnt
   mkdir -p "$MNT"
   mount "$part" "$MNT"
@@ -163,16 +267,25 @@ build_one() {
   echo "$host" >"$MNT/etc/hostname"
   printf '127.0.0.1 localhost\n127.0.1.1 %s\n::1 localhost ip6-localhost ip6-loopback\n' "$host" >"$MNT/etc/hosts"
   printf 'UUID=%s / ext4 errors=remount-ro 0 1\n' "$uuid" >"$MNT/etc/fstab"
+  if [[ -n $esp_uuid ]]; then
+    install -d "$MNT/boot/efi"
+    printf 'UUID=%s /boot/efi vfat umask=0077 0 1\n' "$esp_uuid" >>"$MNT/etc/fstab"
+  fi
   # A fresh machine-id on first boot, so overlays of one image do not share it.
   : >"$MNT/etc/machine-id"
   rm -f "$MNT/var/lib/dbus/machine-id"
-  # DHCP on whatever the virtio NIC is called (ens16 at PCI slot 0x10; eth0 if names are not predictable).
+  # DHCP on whatever the virtio NIC is called (ens16 at PCI slot 0x10 on x86, enp0s16 and the like elsewhere;
+  # eth0 if names are not predictable).
   cat >"$MNT/etc/network/interfaces" <<'EOF'
 source /etc/network/interfaces.d/*
 auto lo
 iface lo inet loopback
 allow-hotplug ens16
 iface ens16 inet dhcp
+allow-hotplug enp0s16
+iface enp0s16 inet dhcp
+allow-hotplug enp0s1
+iface enp0s1 inet dhcp
 allow-hotplug eth0
 iface eth0 inet dhcp
 EOF
@@ -195,22 +308,50 @@ EOF
     printf 'event=button/power\naction=/sbin/shutdown -h -P now "Power button pressed"\n' \
       >"$MNT/etc/acpi/events/powerbtn"
   fi
+  if [[ $CLOUD == yes ]]; then
+    # The seed ISO (label cidata) is the NoCloud datasource; the lab's network stays the ifupdown one above.
+    printf 'datasource_list: [NoCloud, None]\nnetwork: {config: disabled}\n' \
+      >"$MNT/etc/cloud/cloud.cfg.d/90-ttyfleet-lab.cfg"
+  fi
 
-  log "$flavour: installing GRUB (i386-pc) on $LOOP"
   mount --bind /dev "$MNT/dev"
   mount --bind /dev/pts "$MNT/dev/pts"
   mount -t proc proc "$MNT/proc"
   mount -t sysfs sys "$MNT/sys"
   mount -t tmpfs tmpfs "$MNT/run"
-  in_root grub-install --target=i386-pc --modules='part_msdos ext2' "$LOOP" >"$WORK/grub.log" 2>&1 ||
-    { cat "$WORK/grub.log" >&2; die "grub-install failed"; }
+  : >"$WORK/grub.log"
+  case $flavour/$LAYOUT in
+    */msdos)
+      log "$flavour: installing GRUB (i386-pc) on $LOOP"
+      in_root grub-install --target=i386-pc --modules='part_msdos ext2' "$LOOP" >>"$WORK/grub.log" 2>&1 ||
+        { cat "$WORK/grub.log" >&2; die "grub-install failed"; } ;;
+    bookworm-arm64/*)
+      # Unsigned GRUB at the removable path (EFI/BOOT/BOOTAA64.EFI): AAVMF needs no boot entry in NVRAM.
+      log "$flavour: installing GRUB (arm64-efi) into the ESP"
+      install_efi_grub arm64-efi --removable ;;
+    */gpt-esp)
+      # What Debian's installer does with Secure Boot packages present: shim + signed GRUB in EFI/debian with a
+      # grub.cfg stub that configfiles /boot/grub/grub.cfg, plus a copy at the removable path for OVMF.
+      log "$flavour: installing shim + GRUB (x86_64-efi, signed) into the ESP"
+      install_efi_grub x86_64-efi --uefi-secure-boot --force-extra-removable ;;
+    */gpt-hybrid)
+      # What grub-cloud-amd64's postinst does in Debian's cloud images: BIOS GRUB and EFI GRUB on one disk.
+      log "$flavour: installing GRUB (i386-pc on $LOOP, x86_64-efi into the ESP)"
+      in_root grub-install --target=i386-pc --modules='part_gpt ext2' "$LOOP" >>"$WORK/grub.log" 2>&1 ||
+        { cat "$WORK/grub.log" >&2; die "grub-install failed"; }
+      install_efi_grub x86_64-efi --uefi-secure-boot --force-extra-removable ;;
+  esac
   in_root update-grub >>"$WORK/grub.log" 2>&1 || { cat "$WORK/grub.log" >&2; die "update-grub failed"; }
-  # No udev on the build host, so update-grub wrote root=/dev/loopNp1: point it at the filesystem's UUID
+  # No udev on the build host, so update-grub wrote root=/dev/loopNpM: point it at the filesystem's UUID
   # (update-grub inside the booted guest writes the UUID by itself).
   sed -i "s|root=${part}\\b|root=UUID=${uuid}|g" "$MNT/boot/grub/grub.cfg"
   if grep -q '/dev/loop' "$MNT/boot/grub/grub.cfg"; then die "grub.cfg still names a loop device"; fi
-  # Stock means stock: fail the build if anything mentions a serial console.
-  if grep -Eq '^[^#]*(console=|serial)' "$MNT/boot/grub/grub.cfg" "$MNT/etc/default/grub"; then
+  if [[ $CLOUD == yes ]]; then
+    # A cloud image ships its own console settings (ttyS0): the collection must override them, so they must be
+    # there to begin with. The domain still has no serial device, so the console is silent all the same.
+    grep -q 'console=ttyS0' "$MNT/boot/grub/grub.cfg" || die "the cloud image's grub.cfg lacks console=ttyS0"
+  elif grep -Eq '^[^#]*(console=|serial)' "$MNT/boot/grub/grub.cfg" "$MNT/etc/default/grub"; then
+    # Stock means stock: fail the build if anything mentions a serial console.
     die "grub config mentions a serial console; the image must be stock"
   fi
   if [[ $INIT == sysvinit ]] && grep -Eq '^[^#].*ttyS' "$MNT/etc/inittab"; then die "inittab has a serial getty"; fi
@@ -224,6 +365,7 @@ EOF
 
   log "$flavour: converting to qcow2"
   qemu-img convert -O qcow2 "$WORK/disk.raw" "$WORK/disk.qcow2"
+  if [[ $CLOUD == yes ]]; then make_seed "$flavour" "$key"; fi
   mv "$WORK/disk.qcow2" "$CACHE/images/$flavour-$key.qcow2"
   ln -sfn "$flavour-$key.qcow2" "$WORK/link"
   mv -T "$WORK/link" "$img"
@@ -235,9 +377,30 @@ EOF
   exec 8>&-
 }
 
+# The NoCloud seed: an ISO 9660 volume labelled cidata with meta-data and user-data (made with xorriso, no
+# mounts). It gives cloud-init real work on first boot (instance id, hostname, root's key), as in a cloud.
+make_seed() {
+  local flavour=$1 key=$2 d=$WORK/seed
+  mkdir -p "$d"
+  printf 'instance-id: ttyfleet-%s\nlocal-hostname: ttyfleet-%s\n' "$flavour" "$flavour" >"$d/meta-data"
+  { printf '#cloud-config\ndisable_root: false\nssh_pwauth: false\nssh_authorized_keys:\n  - '
+    cat "$CACHE/ssh/id_ed25519.pub"; } >"$d/user-data"
+  xorriso -as mkisofs -quiet -V cidata -J -r -o "$WORK/seed.iso" "$d/meta-data" "$d/user-data" ||
+    die "xorriso could not build the seed ISO"
+  mv "$WORK/seed.iso" "$CACHE/images/$flavour-$key.seed.iso"
+  ln -sfn "$flavour-$key.seed.iso" "$WORK/seedlink"
+  mv -T "$WORK/seedlink" "$CACHE/images/$flavour.seed.iso"
+}
+
 if [[ ${1:-} == --print-path ]]; then
   flavour_vars "${2:?flavour}"
   readlink -f "$CACHE/images/$2.qcow2"
+  exit 0
+fi
+if [[ ${1:-} == --seed-path ]]; then
+  flavour_vars "${2:?flavour}"
+  [[ $CLOUD == yes ]] || die "flavour '$2' has no NoCloud seed"
+  readlink -f "$CACHE/images/$2.seed.iso"
   exit 0
 fi
 [[ $EUID -eq 0 ]] || die "run as root (debootstrap, loop devices, mounts)"
@@ -245,8 +408,14 @@ for tool in debootstrap parted losetup mkfs.ext4 qemu-img flock ssh-keygen; do
   command -v "$tool" >/dev/null || die "$tool is missing: run scripts/bootstrap.sh apt"
 done
 flavours=("$@")
-((${#flavours[@]})) || flavours=("${ALL_FLAVOURS[@]}")
-for f in "${flavours[@]}"; do flavour_vars "$f"; done
+((${#flavours[@]})) || flavours=("${DEFAULT_FLAVOURS[@]}")
+for f in "${flavours[@]}"; do
+  flavour_vars "$f"
+  if [[ $LAYOUT != msdos ]]; then
+    for tool in mkfs.vfat mcopy; do command -v "$tool" >/dev/null || die "$tool is missing: run scripts/bootstrap.sh apt"; done
+  fi
+  if [[ $CLOUD == yes ]]; then command -v xorriso >/dev/null || die "xorriso is missing: run scripts/bootstrap.sh apt"; fi
+done
 install -d -m 0755 "$CACHE"
 ensure_ssh
 for f in "${flavours[@]}"; do
