@@ -140,8 +140,10 @@ from urllib.parse import parse_qsl, urlsplit  # noqa: E402
 from ansible.errors import AnsibleParserError  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable  # noqa: E402
 
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _exposure  # noqa: E402
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt  # noqa: E402
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import (  # noqa: E402
+    _exposure,
+    _libvirt,
+)
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_info import (  # noqa: E402
     ConsoleInfoError,
     describe_domain,
