@@ -16,7 +16,7 @@ description:
   - Safe by default. A new device listens on C(127.0.0.1). Any other address (another IP, C(0.0.0.0), C(::) and
     every other spelling of a wildcard such as C(::ffff:0.0.0.0) or C(0:0::0)) needs
     O(allow_remote_listen=true) and a password (O(password), or one the device already has). Host names are
-    refused: they are never resolved to decide what is exposed.
+    refused, because they are never resolved to decide what is exposed.
   - A device that listens on a UNIX socket (C(<listen type='socket'/>)) or not at all (C(type='none')) is never
     turned into a TCP listener by default; it is kept and reported ok. Only an explicit O(listen) together with
     O(replace_private_listen=true) replaces it.
