@@ -608,6 +608,8 @@ def grubenv_set(text, key, value):
 AUTO_TERMINAL = "auto"
 # efivarfs: the UEFI global variable ConOut (EFI_GLOBAL_VARIABLE GUID), 4 attribute bytes, then a device path.
 CONOUT_VAR = "efivars/ConOut-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+# Set by the boot loader that started this boot (the Boot Loader Interface): UTF-16LE, e.g. "systemd-boot 252.39".
+LOADER_INFO_VAR = "efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
 # GRUB platforms whose serial driver knows only EFI serial ports (efi0, efi1, ...): no 8250 "com" units.
 EFI_ONLY_SERIAL_PLATFORMS = ("arm64-efi", "arm-efi", "riscv64-efi", "loongarch64-efi")
 
@@ -660,3 +662,23 @@ def port_serial_command(serial_cmd, unit, grub_platforms):
         words = [w for w in serial_cmd.split() if not w.startswith("--unit=")]
         return " ".join(words + ["efi%d" % unit])
     return serial_cmd
+
+
+def loader_info(data):
+    """The boot loader that started this boot, from the LoaderInfo variable's value (attributes stripped)."""
+    try:
+        return data.decode("utf-16-le").split("\x00", 1)[0].strip()
+    except (UnicodeDecodeError, AttributeError):
+        return ""
+
+
+def booted_without_grub(loader):
+    """A refusal message when the running boot did not come through GRUB (systemd-boot sets LoaderInfo; GRUB
+    does not), so that GRUB's files - even if GRUB is installed too - would not be read at the next boot."""
+    if loader and not loader.lower().startswith("grub"):
+        return (
+            "this guest was booted by %s, not GRUB: GRUB's files would not be read at boot, so nothing was changed. "
+            "Its kernel command line comes from /etc/kernel/cmdline and the loader entries; skip the GRUB part "
+            "(role grub: grub_missing_ok) and set console= there" % loader
+        )
+    return None

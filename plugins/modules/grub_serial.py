@@ -16,19 +16,29 @@ description:
     other kernel argument in place, then regenerates the GRUB configuration.
   - C(mode=dropin) (Debian, Ubuntu) writes one file in C(/etc/default/grub.d/) that strips stale C(console=)
     arguments at source time and appends the wanted ones, so Ubuntu's C(50-cloudimg-settings.cfg) cannot win.
+    The drop-in is fixed code plus single-quoted data: no value given to this module can become shell code in it.
+  - Every option that ends in a file or a command line is checked against a strict grammar before anything on the
+    target is read (kernel arguments, C(console=) values, absolute paths without C(..), the generator's argv, a
+    header without control characters); the message names the option and what it allows.
   - C(mode=default_grub) (RHEL family, Fedora, SUSE) edits C(/etc/default/grub) key by key. With C(bls=true) it
     also edits the C(options) line of every Boot Loader Specification entry (or C(kernelopts) in grubenv for
     entries that use C($kernelopts), as on RHEL 8) and C(/etc/kernel/cmdline) when that file exists.
     C(grubby --args) collapses two C(console=) arguments into one, so entries are edited directly.
   - C(mode=legacy) edits a GRUB 0.97 C(menu.lst) or C(grub.conf) - C(serial) and C(terminal) lines, and the
     consoles on every C(kernel) line. Nothing is regenerated.
+  - A guest whose running boot came through another boot loader (the UEFI variable C(LoaderInfo), which
+    systemd-boot sets, names one that is not GRUB) is refused before anything is read or written, even when GRUB
+    is installed too: its files would not be read at boot.
+  - Only the lines that boot this system's Linux kernel are judged in the generated configuration: memtest86+,
+    other systems' entries (os-prober) and custom entries are left as they are.
   - Converges on the effective state, not only on source files. When the generated C(grub.cfg) lacks the serial
     terminal or the C(console=) arguments (for example after a power loss right after C(update-grub)), it is
     regenerated even if no source file changes.
   - Every new file is checked with C(sh -n) before anything is written. When regeneration fails (non-zero exit,
     or C(Syntax errors are detected) in its output with exit 0), or the regenerated file still lacks the
     settings, every file the module touched is restored to its previous content and the module fails with the
-    tool's message. The disks are flushed (C(sync)) after a successful write.
+    tool's message. A failing write (C(ENOSPC), C(EIO)) puts back every file written before it and fails with
+    the error, leaving no temporary file. The disks are flushed (C(sync)) after a successful write.
 author:
   - ttyfleet maintainers (@ttyfleet)
 options:
@@ -72,11 +82,16 @@ options:
     description:
       - Values of the kernel C(console=) arguments, in order; the last one becomes C(/dev/console).
       - Every other C(console=) argument is removed, all other arguments are kept.
+      - Each is a device name with up to 4 comma-separated options of letters, digits, C(_), C(.), C(:)
+        (C(tty0), C(ttyS0,115200n8), C(hvc0)).
     type: list
     elements: str
     required: true
   remove_args:
-    description: Kernel arguments to remove, as bare keys (C(quiet), C(rhgb)) or exact C(key=value).
+    description:
+      - Kernel arguments to remove, as bare keys (C(quiet), C(rhgb)) or exact C(key=value).
+      - A key of letters, digits, C(_), C(.), C(-); a value of letters, digits and C(_ . , : / + @ % = -). No
+        quotes, blanks or shell characters; C(console=) is managed by O(consoles).
     type: list
     elements: str
     default: []
@@ -150,7 +165,11 @@ attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
     support: full
-    details: Reports what would change, including a needed regeneration; writes and runs nothing.
+    details:
+      - Reports what would change, including a needed regeneration; writes nothing.
+      - Runs nothing from a file it would change - the drop-in's effect is computed, C(/etc/default/grub) is read
+        without being run in C(mode=default_grub) - and fails where the real run would (no generator, no
+        directory for C(grub.cfg)).
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
@@ -161,6 +180,10 @@ attributes:
     platforms: posix
 notes:
   - The regeneration tool is run once per call at most, after all source files are written.
+  - In C(mode=default_grub), C(GRUB_CMDLINE_LINUX) and C(GRUB_CMDLINE_LINUX_DEFAULT) must be plain (quoted)
+    values; the module refuses to run C(/etc/default/grub) to find out what shell code there would compute.
+  - In C(mode=dropin), C(/etc/default/grub) and the other drop-ins are sourced as C(grub-mkconfig) does, in a
+    shell whose standard output is discarded; the values are read from a separate descriptor.
 seealso:
   - name: GRUB manual, simple configuration
     description: GRUB_TERMINAL, GRUB_SERIAL_COMMAND, GRUB_CMDLINE_LINUX and drop-ins.
@@ -501,9 +524,13 @@ def main():
     if problems:
         module.fail_json(msg="; ".join(problems))
 
+    refusal = core.booted_without_grub(core.loader_info(read_efivar(p["efi_dir"], core.LOADER_INFO_VAR)))
+    if refusal:
+        module.fail_json(msg=refusal)
     consoles, remove = p["consoles"], p["remove_args"]
     efi_booted = os.path.isdir(p["efi_dir"])
-    terminal, terminal_reason = core.choose_terminal(p["terminal"], consoles, efi_booted, read_conout(p["efi_dir"]))
+    conout = read_efivar(p["efi_dir"], core.CONOUT_VAR)
+    terminal, terminal_reason = core.choose_terminal(p["terminal"], consoles, efi_booted, conout)
     # The helpers below read the terminal from the parameters: they get the decided one.
     p["terminal"] = terminal
     grub_dir = os.path.dirname(p["grub_cfg"])
@@ -676,10 +703,10 @@ def edit_grubenv(module, run, p, consoles, remove, users):
     return new
 
 
-def read_conout(efi_dir):
-    """The firmware's ConOut device path (bytes without efivarfs' 4 attribute bytes), or None if unreadable."""
+def read_efivar(efi_dir, name):
+    """A UEFI variable's value from efivarfs (bytes without the 4 attribute bytes), or None if unreadable."""
     try:
-        with open(os.path.join(efi_dir, core.CONOUT_VAR), "rb") as f:
+        with open(os.path.join(efi_dir, name), "rb") as f:
             data = f.read()
     except OSError:
         return None

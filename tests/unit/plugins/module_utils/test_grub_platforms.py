@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: ttyfleet.serial_console contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""GRUB per platform: the terminal per firmware (no doubled menu where the EFI firmware mirrors its console onto
+the UART, nothing GRUB cannot draw on for hvc0), the serial port's name on arm64-efi, and grub.cfg checked for
+exactly the wanted terminals."""
+
+from __future__ import annotations
+
+import struct
+
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _grub_serial as core
+
+
+def node(kind, sub, payload=b""):
+    return bytes([kind, sub]) + struct.pack("<H", 4 + len(payload)) + payload
+
+
+END_INSTANCE = node(0x7F, 0x01)
+END = node(0x7F, 0xFF)
+PCI_ROOT = node(0x02, 0x01, struct.pack("<II", 0x0A0341D0, 0))
+LPC = node(0x01, 0x01, bytes([0, 1]))
+COM1 = node(0x02, 0x01, struct.pack("<II", 0x050141D0, 0))
+UART = node(0x03, 0x0E, struct.pack("<IQBBB", 0, 115200, 8, 1, 1))
+VT_UTF8 = node(0x03, 0x0A, bytes.fromhex("e0c28c6a72cf4e4f9e9ad4c3e0b7d7b3")[:16])
+VGA = node(0x01, 0x01, bytes([0, 2]))
+# OVMF on `pc`: PciRoot(0x0)/Pci(0x1,0x0)/Acpi(PNP0501,0x0)/Uart(115200,8,N,1)/VenMsg(VT-UTF8), then the VGA.
+OVMF_CONOUT = PCI_ROOT + LPC + COM1 + UART + VT_UTF8 + END_INSTANCE + PCI_ROOT + VGA + END
+VGA_ONLY = PCI_ROOT + VGA + END
+
+
+def test_uart_found_in_a_multi_instance_conout():
+    assert core.device_path_has_uart(OVMF_CONOUT)
+
+
+def test_no_uart_in_a_graphics_only_conout():
+    assert not core.device_path_has_uart(VGA_ONLY)
+
+
+def test_malformed_device_paths_do_not_claim_a_mirror():
+    assert not core.device_path_has_uart(b"")
+    assert not core.device_path_has_uart(b"\x03\x0e\x02\x00")  # length below the header
+    assert not core.device_path_has_uart(OVMF_CONOUT[:30] + b"\x03\x0e\xff\x7f")  # runs past the end
+
+
+def test_auto_on_efi_with_mirrored_console_is_console_only():
+    term, why = core.choose_terminal(["auto"], ["tty0", "ttyS0,115200n8"], True, OVMF_CONOUT)
+    assert term == ["console"]
+    assert "mirrors" in why
+
+
+def test_auto_on_efi_without_redirection_and_on_bios_is_console_serial():
+    assert core.choose_terminal(["auto"], ["tty0", "ttyS0,115200n8"], True, VGA_ONLY)[0] == ["console", "serial"]
+    assert core.choose_terminal(["auto"], ["tty0", "ttyS0,115200n8"], True, None)[0] == ["console", "serial"]
+    assert core.choose_terminal(["auto"], ["tty0", "ttyS1,115200n8"], False, None) == (
+        ["console", "serial"],
+        "BIOS firmware",
+    )
+
+
+def test_auto_for_a_virtio_console_is_console_only():
+    term, why = core.choose_terminal(["auto"], ["tty0", "hvc0"], False, None)
+    assert term == ["console"]
+    assert "hvc0" in why
+
+
+def test_an_explicit_terminal_is_kept():
+    assert core.choose_terminal(["console", "serial"], ["hvc0"], True, OVMF_CONOUT) == (
+        ["console", "serial"],
+        "as requested",
+    )
+
+
+def test_arm64_efi_names_its_serial_port_efi_n():
+    cmd = core.serial_command(0, 115200, 8, "no", 1)
+    assert core.port_serial_command(cmd, 0, ["arm64-efi"]) == "serial --speed=115200 --word=8 --parity=no --stop=1 efi0"
+    assert core.port_serial_command(cmd, 0, []) == cmd
+
+
+CFG = (
+    "%s\nterminal_input console serial\nterminal_output console serial\n"
+    "linux /vmlinuz ro console=tty0 console=ttyS0,115200n8\n"
+)
+
+
+def test_grub_cfg_with_an_extra_serial_terminal_is_the_doubled_menu():
+    cfg = CFG % core.serial_command(0, 115200, 8, "no", 1)
+    problems = core.grub_cfg_problems(
+        cfg, core.serial_command(0, 115200, 8, "no", 1), ["console"], ["tty0", "ttyS0,115200n8"]
+    )
+    assert problems == ["grub.cfg has no 'terminal_input console'", "grub.cfg has no 'terminal_output console'"]
+
+
+def test_grub_cfg_without_serial_terminal_needs_no_serial_command():
+    cfg = "terminal_input console\nterminal_output console\nlinux /vmlinuz ro console=tty0 console=ttyS0,115200n8\n"
+    assert (
+        core.grub_cfg_problems(cfg, core.serial_command(0, 115200, 8, "no", 1), ["console"], ["tty0", "ttyS0,115200n8"])
+        == []
+    )
