@@ -41,6 +41,13 @@ service="the console") -> str | None``
 
 ``describe(value) -> str``
     "0.0.0.0 (every interface)" and the like, for findings and messages.
+
+``uri_problem(uri) -> str | None``
+    Why a libvirt connection URI (the ``uri`` option of every host module) is refused, or None. libvirt runs a
+    local command for the ``ext`` transport and for the ``command``/``netcat`` parameters, and ``no_verify``
+    turns TLS certificate checks off; so only ``driver[+unix|ssh|libssh|libssh2|tls|tcp]://[user@][host[:port]]/path``
+    with the parameters ``socket``, ``mode``, ``no_tty``, ``keyfile``, ``sshauth``, ``known_hosts`` and
+    ``pkipath`` (values without spaces or control characters) is accepted.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ import ipaddress
 import re
 import socket
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
 
 LOOPBACK = "loopback"
 WILDCARD = "wildcard"
@@ -157,4 +165,42 @@ def exposure_problem(value, option, opt_in, opt_in_option, credential=None, cred
     if credential_option and not credential:
         return ("%s %s with %s needs %s as well (set it in the same task or keep an existing one)"
                 % (option, describe(value), opt_in_option, credential_option))
+    return None
+
+
+URI_TRANSPORTS = ("unix", "ssh", "libssh", "libssh2", "tls", "tcp")
+URI_PARAMS = ("socket", "mode", "no_tty", "keyfile", "sshauth", "known_hosts", "pkipath")
+_URI_SCHEME_RE = re.compile(r"^([a-z][a-z0-9]*)(?:\+([a-z0-9]+))?$")
+_URI_VALUE_RE = re.compile(r"^[A-Za-z0-9_./:@%,=+~-]*$")
+URI_MAX = 1024
+
+
+def uri_problem(uri):
+    """Why the libvirt URI is refused (a command libvirt would run, certificate checks off, garbage), or None."""
+    if not isinstance(uri, str) or not uri or len(uri) > URI_MAX:
+        return "uri must be a libvirt connection URI such as qemu:///system (at most %d characters)" % URI_MAX
+    if any(ord(c) < 33 or ord(c) == 127 for c in uri):
+        return "uri must not contain spaces or control characters"
+    try:
+        parts = urlsplit(uri)
+        params = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        return "uri %r is not a libvirt connection URI" % uri[:80]
+    m = _URI_SCHEME_RE.match(parts.scheme or "")
+    if not m or "://" not in uri:
+        return "uri %r is not a libvirt connection URI (driver[+transport]://[host]/path)" % uri[:80]
+    transport = m.group(2)
+    if transport == "ext":
+        return "uri transport ext runs a local command; use unix, ssh, libssh, libssh2 or tls"
+    if transport is not None and transport not in URI_TRANSPORTS:
+        return "uri transport %r is not one of %s" % (transport, ", ".join(URI_TRANSPORTS))
+    if parts.fragment or not _URI_VALUE_RE.match(parts.netloc.replace("[", "").replace("]", "") + parts.path):
+        return "uri %r has characters a libvirt URI does not need" % uri[:80]
+    for key, value in params:
+        if key in ("command", "netcat"):
+            return "uri parameter %s makes libvirt run a command; it is not allowed" % key
+        if key not in URI_PARAMS:
+            return "uri parameter %r is not allowed (allowed: %s)" % (key[:40], ", ".join(URI_PARAMS))
+        if not _URI_VALUE_RE.match(value):
+            return "uri parameter %s has characters a value does not need" % key
     return None

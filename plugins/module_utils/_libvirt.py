@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _exposure as exposure
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._redact import redact_attributes
 
 try:
@@ -96,7 +97,12 @@ def _silence_default_error_handler():
 
 
 def connect(uri, readonly=False):
-    """Open a connection, or raise LibvirtFailure naming the URI and the reason."""
+    """Open a connection, or raise LibvirtFailure naming the URI and the reason. A URI that would make libvirt
+    run a command (ext transport, command=/netcat=) or skip certificate checks is refused first
+    (_exposure.uri_problem)."""
+    problem = exposure.uri_problem(uri)
+    if problem:
+        raise LibvirtFailure(problem + "; nothing was read or changed")
     _silence_default_error_handler()
     try:
         conn = libvirt.openReadOnly(uri) if readonly else libvirt.open(uri)

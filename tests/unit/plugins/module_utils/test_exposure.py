@@ -96,3 +96,30 @@ def test_describe_names_what_it_is():
     assert ex.describe("::ffff:0.0.0.0") == "::ffff:0.0.0.0 (every interface, that is 0.0.0.0)"
     assert ex.describe("0.0.0.0") == "0.0.0.0 (every interface)"
     assert "never resolved" in ex.describe("web1")
+
+
+@pytest.mark.parametrize("uri", ["qemu:///system", "test:///default", "qemu:///session", "qemu+ssh://root@hv1/system",
+                                 "qemu+unix:///system?socket=/var/run/libvirt/libvirt-sock-ro",
+                                 "qemu+tls://hv1.example.org:16514/system?pkipath=/etc/pki/libvirt",
+                                 "qemu+ssh://ops@[2001:db8::1]:2222/system?keyfile=/root/.ssh/id_ed25519"])
+def test_ordinary_libvirt_uris_are_accepted(uri):
+    assert ex.uri_problem(uri) is None
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("qemu+ext:///system?command=/tmp/x", "transport ext runs a local command"),
+    ("qemu+ssh://h/system?command=/bin/sh", "parameter command makes libvirt run a command"),
+    ("qemu+ssh://h/system?netcat=nc;id", "parameter netcat makes libvirt run a command"),
+    ("qemu+tls://h/system?no_verify=1", "parameter 'no_verify' is not allowed"),
+    ("qemu+libssh://h/system?known_hosts_verify=ignore", "not allowed"),
+    ("qemu+unix:///system?socket=/run/x;id", "socket has characters"),
+    ("qemu:///system;id", "has characters"),
+    ("qemu:///system\n", "control characters"),
+    ("qemu:///system id", "spaces"),
+    ("qemu:///system#frag", "has characters"),
+    ("/etc/passwd", "not a libvirt connection URI"),
+    ("", "must be a libvirt connection URI"),
+    ("qemu+gopher://h/system", "transport 'gopher' is not one of"),
+])
+def test_uris_that_run_commands_or_skip_checks_are_refused(uri, message):
+    assert message in ex.uri_problem(uri)
