@@ -15,7 +15,8 @@ description:
   - Never changes anything. One libvirt connection serves all domains and no subprocess is started, so a
     hypervisor with a thousand domains is read in one task.
   - The devices reported are those of the running domain when it runs (what is in effect now, with its pty and
-    the ports libvirt assigned), else those of the persistent config.
+    the ports libvirt assigned), else those of the persistent config. RV(domains[].config) always holds the
+    persistent config's devices next to them.
   - RV(domains[].restart_pending) compares the serial, console and graphics devices of the running domain with
     the persistent config semantically. Data that only exists at runtime is not drift, namely device aliases,
     pty paths, ports and websocket ports libvirt picked for C(autoport) or C(websocket=-1), listen addresses and sockets
@@ -226,6 +227,24 @@ domains:
       type: list
       elements: str
       sample: ["serial port 1: in the persistent config only"]
+    spice:
+      description: The first SPICE C(graphics) device, or V(null) when there is none. The keys of RV(domains[].vnc)
+        without C(websocket), with C(tls_port).
+      type: dict
+    config:
+      description:
+        - The persistent config's devices, what applies at the next start - C(serials), C(consoles) (the keys of
+          RV(domains[].serials)), C(pty) (always V(null)), C(log_file), C(vnc) and C(spice) (the keys of
+          RV(domains[].vnc) and RV(domains[].spice)). For a domain that is not running these are the devices
+          reported at the top level.
+        - Read this, never a diff, to see what a running domain will have after a cold restart (a tcp serial's bind
+          address in C(source_host), the VNC listen in C(vnc.listen), whether a password is set).
+        - V(null) for a transient domain, which has no persistent config.
+      type: dict
+      sample:
+        serials: [{type: tcp, target_type: isa-serial, target_port: 1, source_host: 127.0.0.1, source_port: 4555,
+                   source_mode: bind, protocol: telnet, log_file: null}]
+        vnc: {listen_type: address, listen: 127.0.0.1, port: -1, autoport: true, password_set: true}
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (validate-modules wants the docs first)

@@ -12,6 +12,7 @@ made by describe_domain from real libvirt XML where it matters); guest inputs li
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 
@@ -258,6 +259,14 @@ def test_table_entries():
     for k in _findings.TABLE:
         assert k.means and k.fix, k
         assert (k.check is None) == (k.name in ("host_unreadable", "guest_unreachable")), k
+
+
+def test_docs_list_every_kind_as_the_table_says():
+    docs = os.path.join(os.path.dirname(__file__), *[".."] * 4, "docs", "fleet.md")
+    with open(docs, encoding="utf-8") as f:
+        rows = [line for line in f if line.startswith("| ") and "` | " in line]
+    for k in _findings.TABLE:
+        assert "| %s | `%s` | %s |\n" % (k.side, k.name, k.means) in rows, "docs/fleet.md lacks the row of %s" % k.name
 
 
 def test_is_drift():

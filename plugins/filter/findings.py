@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# Copyright: ttyfleet.serial_console contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters of the fleet playbooks (audit, doctor, rollout): the findings and reports, computed in Python.
+
+Thin: each filter hands its arguments to ``module_utils/_findings.py`` or ``_fleet_report.py`` (pure, unit
+tested). Documentation: one ``<filter>.yml`` beside this file.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _findings, _fleet_report
+
+
+def _plain(value):
+    """Mappings and sequences as plain dicts and lists (host variables arrive as lazy mappings)."""
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def domain_findings(info, settings, serial=None, vnc=None):
+    return _findings.domain_findings(_plain(settings), _plain(info), _plain(serial), _plain(vnc))
+
+
+def guest_findings(guest_info, settings, domain_info=None, unreachable=None, guest=None):
+    if unreachable is not None:
+        return _findings.unreachable(unreachable, guest)
+    return _findings.guest_findings(_plain(settings), _plain(guest_info), _findings.live_ports(_plain(domain_info)))
+
+
+def console_chain(info, settings, serial, guest_findings, guest_read, guest, domain):
+    return _findings.chain(_plain(settings), _plain(info), _plain(serial), _plain(guest_findings),
+                           bool(guest_read), guest, domain)
+
+
+def _records(hostvars_list, keys):
+    """Only the variables a report reads, as plain data: a guest's host variables hold far more."""
+    return [{k: _plain(h.get(k)) for k in keys if k in h} for h in hostvars_list]
+
+
+_AUDIT_KEYS = ("inventory_hostname", "__sc_target", "__sc_host", "__sc_host_findings", "__sc_host_failed",
+               "__sc_guest_findings", "__sc_guest_info")
+_ROLLOUT_KEYS = ("inventory_hostname", "__sc_target", "__sc_host", "__sc_host_failed", "__sc_guest_done",
+                 "__sc_guest_restart", "__sc_guest_failed", "__sc_cycle", "__sc_cycle_done", "__sc_cycle_failed",
+                 "__sc_needs_cycle", "__sc_cycle_why", "__sc_prompt")
+
+
+def audit_report(hostvars_list):
+    return _fleet_report.audit_report(_records(hostvars_list, _AUDIT_KEYS))
+
+
+def audit_junit(report):
+    return _fleet_report.junit_xml(_plain(report))
+
+
+def rollout_summary(hostvars_list):
+    return _fleet_report.rollout_summary(_records(hostvars_list, _ROLLOUT_KEYS))
+
+
+def restart_reasons(host, guest_restart=False):
+    return _fleet_report.restart_reasons(_plain(host), bool(guest_restart))
+
+
+def pick_domain(loop_results, group_id, domain, module):
+    return _fleet_report.pick_domain(_plain(loop_results), group_id, domain, module)
+
+
+def host_groups(hostvars_list):
+    """The guests of a play grouped into one module call each: same hypervisor, URI, port and VNC settings.
+
+    Guests with different VNC passwords land in different groups; the groups hold no password and nothing made
+    from one (so loop items and registered results are safe to show), only the guests whose variables to read.
+    """
+    groups = OrderedDict()
+    for h in hostvars_list:
+        t = _plain(h.get("__sc_target"))
+        if not t:
+            raise AnsibleFilterError("host_groups: %s has no __sc_target (run tasks/targets.yml first)"
+                                     % h.get("inventory_hostname"))
+        key = (t["hypervisor"], t["uri"], t["port"], t["vnc"], t.get("vnc_listen"), t.get("vnc_wildcard"),
+               h.get("serial_console_vnc_password"))
+        groups.setdefault(key, []).append(t)
+    return [{"id": i, "hypervisor": g[0]["hypervisor"], "uri": g[0]["uri"], "port": g[0]["port"],
+             "vnc": g[0]["vnc"], "vnc_listen": g[0].get("vnc_listen"), "vnc_wildcard": g[0].get("vnc_wildcard"),
+             "guest": g[0]["guest"], "domains": [t["domain"] for t in g],
+             "guests": [t["guest"] for t in g]}
+            for i, g in enumerate(groups.values())]
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "domain_findings": domain_findings,
+            "guest_findings": guest_findings,
+            "console_chain": console_chain,
+            "audit_report": audit_report,
+            "audit_junit": audit_junit,
+            "rollout_summary": rollout_summary,
+            "restart_reasons": restart_reasons,
+            "host_groups": host_groups,
+            "pick_domain": pick_domain,
+        }

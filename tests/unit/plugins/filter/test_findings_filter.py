@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: ttyfleet.serial_console contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fleet filters: thin wrappers; host_groups keeps guests with different VNC passwords apart without
+carrying a password or anything made from one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from ansible_collections.ttyfleet.serial_console.plugins.filter import findings as f
+
+
+def guest(name, hv="hv1", password=None, **target):
+    t = {"guest": name, "domain": name, "hypervisor": hv, "uri": "qemu:///system", "port": 0, "vnc": True,
+         "vnc_listen": "127.0.0.1", "vnc_wildcard": False}
+    t.update(target)
+    h = {"inventory_hostname": name, "__sc_target": t}
+    if password is not None:
+        h["serial_console_vnc_password"] = password
+    return h
+
+
+def test_host_groups_split_by_hypervisor_settings_and_password_without_holding_it():
+    hosts = [guest("a", password="Pw1aaaaa"), guest("b", password="Pw1aaaaa"), guest("c", password="Pw2bbbbb"),
+             guest("d"), guest("e", hv="hv2"), guest("f", port=1)]
+    groups = f.host_groups(hosts)
+    assert [g["guests"] for g in groups] == [["a", "b"], ["c"], ["d"], ["e"], ["f"]]
+    assert [g["id"] for g in groups] == [0, 1, 2, 3, 4]
+    assert groups[0]["guest"] == "a" and groups[0]["domains"] == ["a", "b"]
+    dumped = json.dumps(groups)
+    for pw in ("Pw1aaaaa", "Pw2bbbbb"):
+        assert pw not in dumped
+        for algo in ("md5", "sha1", "sha256", "sha512"):
+            assert hashlib.new(algo, pw.encode()).hexdigest() not in dumped
+
+
+def test_guest_findings_filter_unreachable_and_ports():
+    [u] = f.guest_findings({}, {"port": 0}, unreachable="ssh: timeout", guest="web1")
+    assert u["kind"] == "guest_unreachable"
+    read = {"tty": {"live": True}, "proc_cmdline": "console=ttyS1,115200n8 console=ttyS0,115200n8",
+            "getty": {"processes": ["agetty ttyS0"], "enabled_by": "unit"}, "init": "systemd"}
+    info = {"active": True, "serials": [{"target_port": 0}]}
+    kinds = [x["kind"] for x in f.guest_findings(read, {"port": 0}, info)]
+    assert kinds == ["port_mismatch"]  # ttyS1 is not a port of the running domain
+    assert f.guest_findings(read, {"port": 0}) == []  # ports unknown: not judged
