@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # The fleet playbooks' read-only logic, without booting a guest:
-#  1. console_probe.py against prepared root file systems: a clean guest has no finding, each planted fault its own;
+#  1. (the guest read on prepared root file systems, a clean guest without finding and each planted fault its own,
+#     is a unit test now: tests/unit/plugins/modules/test_guest_console_info_findings.py)
 #  2. audit and doctor against three shut-off domains on qemu:///system: stock (no serial, no VNC), exposed
 #     (serial, VNC on 0.0.0.0 without a password) and converged; the report names each drift, the CI gate fails
 #     on drift and passes on the converged domain, and nothing is changed;
+#     the report is also JUnit XML (one testcase per guest, one failure per finding), files 0600 in a 0700 directory,
+#     and the Markdown puts the summary by finding kind and hypervisor before the per-guest table;
+#  2b. exposure findings on a fourth shut-off domain: a tcp serial bound to 0.0.0.0, VNC on ::, SPICE on 0.0.0.0;
+#  2c. a VNC password given to the audit appears in -v output neither as itself nor as any hash of it;
 #  3. rollout on them: --check changes nothing; the host phase fixes both, skips the guests of shut-off domains,
 #     a second run changes nothing, and the audit gate passes.
 set -euo pipefail
@@ -12,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 coll=""
 IFS=: read -r -a cpaths <<<"${ANSIBLE_COLLECTIONS_PATH:-}:$here/../../../../../../.."
 for p in "${cpaths[@]}"; do
-  if [[ -n $p && -f $p/ansible_collections/ttyfleet/serial_console/playbooks/files/console_probe.py ]]; then
+  if [[ -n $p && -f $p/ansible_collections/ttyfleet/serial_console/plugins/modules/guest_console_info.py ]]; then
     coll=$(cd "$p/ansible_collections/ttyfleet/serial_console" && pwd); break
   fi
 done
@@ -23,16 +28,13 @@ PREFIX=fleet-fx-
 work=$(mktemp -d /tmp/fleet-audit.XXXXXX)
 
 cleanup() {
-  for d in a b c; do
+  for d in a b c d; do
     virsh -c "$URI" undefine "${PREFIX}$d" >/dev/null 2>&1 || true
   done
   rm -rf "$work"
 }
 trap cleanup EXIT
 cleanup_keep_work() { for d in a b c; do virsh -c "$URI" undefine "${PREFIX}$d" >/dev/null 2>&1 || true; done; }
-
-echo "== 1. console_probe.py on fixture roots"
-"$PY" "$here/test_probe.py" "$coll/playbooks/files/console_probe.py"
 
 echo "== 2. audit and doctor on shut-off domains"
 cleanup_keep_work
@@ -55,7 +57,8 @@ domain_xml "${PREFIX}c" "<serial type='pty'><target port='0'/></serial><console 
 for d in a b c; do virsh -c "$URI" define "$work/$d.xml" >/dev/null; done
 for d in a b c; do virsh -c "$URI" dumpxml --inactive --security-info "${PREFIX}$d" >"$work/$d.before"; done
 
-cat >"$work/inventory.yml" <<INV
+inventory() { # the guests' inventory names
+  cat <<INV
 all:
   children:
     hypervisors:
@@ -70,10 +73,10 @@ all:
         ansible_connection: local
         ansible_python_interpreter: $PY
       hosts:
-        ${PREFIX}a:
-        ${PREFIX}b:
-        ${PREFIX}c:
 INV
+  for g in "$@"; do echo "        $g:"; done
+}
+inventory "${PREFIX}a" "${PREFIX}b" "${PREFIX}c" >"$work/inventory.yml"
 export ANSIBLE_FORCE_COLOR=0
 play() { ansible-playbook -i "$work/inventory.yml" -e "serial_console_report_dir=$work/report" "$@"; }
 
@@ -101,6 +104,31 @@ assert any("0.0.0.0" in f["detail"] and "WITHOUT a password" in f["detail"] for 
 print("audit.json: each planted host drift reported:", got)
 PY
 grep -qF "| host | \`vnc_exposed\` | VNC is set to listen on 0.0.0.0" "$work/report/audit.md" || { echo "FAIL: audit.md"; exit 1; }
+# JUnit XML next to the JSON and the Markdown; every report file private
+"$PY" - "$work/report" <<'PY'
+import json, os, stat, sys
+import xml.etree.ElementTree as ET
+d = sys.argv[1]
+report = json.load(open(os.path.join(d, "audit.json")))
+root = ET.parse(os.path.join(d, "audit.junit.xml")).getroot()
+cases = {c.get("name"): c for c in root.iter("testcase")}
+assert sorted(cases) == sorted(g["guest"] for g in report["guests"]), sorted(cases)
+assert (root.get("tests"), root.get("failures")) == ("3", "2"), root.attrib
+for g in report["guests"]:
+    want = sorted(f["kind"] for f in g["findings"] if f["kind"] != "domain_not_running")  # a note, not a failure
+    got = sorted(f.get("type") for f in cases[g["guest"]].findall("failure"))
+    assert got == want, (g["guest"], got, want)
+for name in ("audit.json", "audit.md", "audit.junit.xml"):
+    mode = stat.S_IMODE(os.stat(os.path.join(d, name)).st_mode)
+    assert mode == 0o600, "%s has mode %o, expected 600" % (name, mode)
+mode = stat.S_IMODE(os.stat(d).st_mode)
+assert mode == 0o700, "the report directory has mode %o, expected 700" % mode
+md = open(os.path.join(d, "audit.md")).read().splitlines()
+first = lambda prefix: next(i for i, line in enumerate(md) if line.startswith(prefix))
+assert first("| finding | side |") < first("| hypervisor | guests |") < first("| guest | domain |"), md[:30]
+print("audit.junit.xml: %d testcases, one failure per finding; reports 0600 in a 0700 directory; summary first"
+      % len(cases))
+PY
 
 # the converged domain alone: no drift, the gate passes
 play ttyfleet.serial_console.audit -e serial_console_fail_on_drift=true -e serial_console_targets="${PREFIX}c" \
@@ -133,6 +161,46 @@ if play ttyfleet.serial_console.audit -e '{"serial_console_hypervisor": null}' >
   echo "FAIL: audit with a bad inventory"; exit 1
 fi
 grep -q "needs serial_console_hypervisor naming a host of the inventory" "$work/bad-inv.log" || { cat "$work/bad-inv.log"; exit 1; }
+
+echo "== 2b. exposure findings, with the address, on a shut-off domain"
+domain_xml "${PREFIX}d" "<serial type='pty'><target port='0'/></serial><serial type='tcp'><source mode='bind' host='0.0.0.0' service='4555'/><protocol type='telnet'/><target port='1'/></serial><console type='pty'><target type='serial' port='0'/></console><graphics type='vnc' port='-1' autoport='yes' listen='::'><listen type='address' address='::'/></graphics><graphics type='spice' autoport='yes'><listen type='address' address='0.0.0.0'/></graphics>" >"$work/d.xml"
+virsh -c "$URI" define "$work/d.xml" >/dev/null
+inventory "${PREFIX}d" >"$work/inventory-d.yml"
+ansible-playbook -i "$work/inventory-d.yml" -e "serial_console_report_dir=$work/report-d" ttyfleet.serial_console.audit \
+  >"$work/audit-d.log" 2>&1 || { cat "$work/audit-d.log"; echo "FAIL: audit of the exposed domain"; exit 1; }
+"$PY" - "$work/report-d/audit.json" "${PREFIX}d" <<'PY'
+import json, sys
+report, name = json.load(open(sys.argv[1])), sys.argv[2]
+[g] = report["guests"]
+assert g["guest"] == name, g
+got = {f["kind"]: f["detail"] for f in g["findings"]}
+assert sorted(got) == ["domain_not_running", "serial_exposed", "spice_exposed", "vnc_exposed"], got
+assert "serial port 1 (tcp telnet) is set to listen on 0.0.0.0 (every interface) port 4555" in got["serial_exposed"], got
+assert got["vnc_exposed"] == "VNC is set to listen on :: (every interface) WITHOUT a password", got
+assert got["spice_exposed"] == "SPICE is set to listen on 0.0.0.0 (every interface) WITHOUT a password", got
+print("exposure findings:", got)
+PY
+virsh -c "$URI" undefine "${PREFIX}d" >/dev/null
+
+echo "== 2c. a VNC password given to the audit is in no output, as itself or any hash of it (-v)"
+pw=Pl4nt3d9
+ansible-playbook -v -i "$work/inventory.yml" -e "serial_console_report_dir=$work/report-pw" \
+  -e "serial_console_vnc_password=$pw" ttyfleet.serial_console.audit >"$work/audit-pw.log" 2>&1 || true
+grep -q "TASK \[VNC on every domain" "$work/audit-pw.log" && [[ -f $work/report-pw/audit.json ]] ||
+  { cat "$work/audit-pw.log"; echo "FAIL: the audit with a VNC password did not run"; exit 1; }
+"$PY" - "$pw" "$work/audit-pw.log" "$work/report-pw" <<'PY'
+import base64, glob, hashlib, os, sys
+pw, files = sys.argv[1], [sys.argv[2]] + glob.glob(os.path.join(sys.argv[3], "*"))
+forms = {"password": pw, "base64": base64.b64encode(pw.encode()).decode()}
+for algo in sorted(hashlib.algorithms_guaranteed):
+    if not algo.startswith("shake"):
+        forms[algo] = hashlib.new(algo, pw.encode()).hexdigest()
+for path in files:
+    text = open(path, encoding="utf-8", errors="replace").read()
+    leaked = [name for name, form in forms.items() if form in text or form.upper() in text]
+    assert not leaked, "%s holds the VNC password as %s" % (path, ", ".join(leaked))
+print("not in the -v output nor the reports: the password, its %s" % ", ".join(sorted(set(forms) - {"password"})))
+PY
 
 echo "== 3. rollout on shut-off domains: host devices only (their guests are skipped), idempotent, then a clean audit"
 set +e
