@@ -174,6 +174,8 @@ def guest(**changes):
 
 
 VGA_ONLY = dict(GRUB_CFG, terminal_output=["console"], terminal_input=["console"], serial_command=None)
+UNIT1 = GRUB_CFG["serial_command"].replace("unit=0", "unit=1")
+SLOW = GRUB_CFG["serial_command"].replace("115200", "9600")
 PAM = {"active": True, "file": "/etc/pam.d/login", "securetty_exists": True, "securetty": ["console", "tty1"]}
 
 # (name, guest, host ports, settings, the kinds it must find)
@@ -187,18 +189,14 @@ GUEST_CASES = [
      [0], SETTINGS, ["kernel_console_config"]),
     ("console= configured, not booted yet", guest(proc_cmdline="root=UUID=x ro quiet"), [0], SETTINGS,
      ["kernel_console_running"]),
-    ("GRUB on unit 1", guest(grub_cfg=dict(GRUB_CFG, serial_command=GRUB_CFG["serial_command"].replace("unit=0",
-                                                                                                          "unit=1"))),
-     [0], SETTINGS, ["port_mismatch"]),
+    ("GRUB on unit 1", guest(grub_cfg=dict(GRUB_CFG, serial_command=UNIT1)), [0], SETTINGS, ["port_mismatch"]),
     ("kernel console on a port the domain lacks",
      guest(grub_cfg=dict(GRUB_CFG, consoles_default_entry=["tty0", "ttyS0,115200n8", "ttyS2,115200n8"])), [0],
      SETTINGS, ["port_mismatch"]),
     ("host ports unknown: no port judgement",
      guest(grub_cfg=dict(GRUB_CFG, consoles_default_entry=["tty0", "ttyS0,115200n8", "ttyS2,115200n8"])), None,
      SETTINGS, []),
-    ("GRUB at 9600", guest(grub_cfg=dict(GRUB_CFG, serial_command=GRUB_CFG["serial_command"].replace("115200",
-                                                                                                       "9600"))),
-     [0], SETTINGS, ["speed_mismatch"]),
+    ("GRUB at 9600", guest(grub_cfg=dict(GRUB_CFG, serial_command=SLOW)), [0], SETTINGS, ["speed_mismatch"]),
     ("kernel at 9600", guest(proc_cmdline="root=x console=ttyS0,9600n8"), [0], SETTINGS, ["speed_mismatch"]),
     ("no getty", guest(getty={"processes": [], "systemd_active": "inactive", "enabled": None}), [0], SETTINGS,
      ["getty"]),
@@ -208,7 +206,7 @@ GUEST_CASES = [
     ("securetty: ttyS0 is /dev/console", guest(pam_securetty=PAM), [0], SETTINGS, []),
     ("all on port 1", guest(
         tty={"name": "ttyS1"}, proc_cmdline="root=x console=tty0 console=ttyS1,115200n8",
-        grub_cfg=dict(GRUB_CFG, serial_command=GRUB_CFG["serial_command"].replace("unit=0", "unit=1"),
+        grub_cfg=dict(GRUB_CFG, serial_command=UNIT1,
                       consoles_default_entry=["tty0", "ttyS1,115200n8"])), [0, 1], dict(SETTINGS, port=1), []),
 ]
 
