@@ -2,7 +2,9 @@
 # Guest-phase benchmark (not a test): remote module calls and wall time per guest of the `guest` role on one stock
 # TCG lab guest, first converge and then a no-op re-run. See bench/README.md ("Guest phase").
 #
-# usage: bench/guest_phase.sh [LABEL]     LABEL names the result file (default: the git commit)
+# usage: bench/guest_phase.sh [LABEL [ANSIBLE-PLAYBOOK ARGS...]]
+#        LABEL names the result directory (default: the git commit); the other arguments go to both runs,
+#        e.g. -e guest_getty_systemd_dropin=true
 # Boots one guest with scripts/lab.sh: run it under the boot lock (flock /var/lock/ttyfleet-boot ...).
 # Counting: ansible-playbook -vvv logs every ssh command it sends ("SSH: EXEC"); with pipelining (the lab's
 # inventory sets it) one module call is one ssh command that starts python on the guest. Both counts are kept.
@@ -18,6 +20,8 @@ PY=$ROOT/.venv/bin/python
 PLAYBOOK=$ROOT/.venv/bin/ansible-playbook
 FLAVOUR=${BENCH_FLAVOUR:-bookworm}
 label=${1:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+(($#)) && shift
+extra=("$@")
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=$here/results/guest-phase-$stamp-$label
 mkdir -p "$out"
@@ -34,17 +38,17 @@ rows=()
 for run in converge noop; do
   log "$run"
   t0=$(date +%s.%N)
-  "$PLAYBOOK" -vvv -i "$lab/inventory.yml" "$here/guest_phase.yml" >"$out/$run.log" 2>&1 ||
+  "$PLAYBOOK" -vvv -i "$lab/inventory.yml" "$here/guest_phase.yml" "${extra[@]}" >"$out/$run.log" 2>&1 ||
     { tail -n 40 "$out/$run.log"; exit 1; }
   t1=$(date +%s.%N)
   rows+=("$run $t0 $t1")
 done
 
-"$PY" - "$out" "$label" "${rows[@]}" <<'PY'
+"$PY" - "$out" "$label" "${extra[*]:-}" "$(cut -d' ' -f1-3 /proc/loadavg)" "${rows[@]}" <<'PY'
 import json, re, sys
-out, label, rows = sys.argv[1], sys.argv[2], [r.split() for r in sys.argv[3:]]
-data = {"label": label, "runs": {}}
-print("\nGuest phase on one TCG guest (%s)" % label)
+out, label, extra, load, rows = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], [r.split() for r in sys.argv[5:]]
+data = {"label": label, "args": extra, "loadavg": load, "runs": {}}
+print("\nGuest phase on one TCG guest (%s; %s; load average %s)" % (label, extra or "role defaults", load))
 print("  run      | module calls | ssh commands | changed | wall s")
 for name, t0, t1 in rows:
     text = open("%s/%s.log" % (out, name), encoding="utf-8", errors="replace").read()

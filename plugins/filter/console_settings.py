@@ -23,6 +23,11 @@ options:
       1 stop bit, console order C([tty0, serial])); a missing C(tty) is C(ttyS<unit>).
     type: dict
     required: true
+  prefix:
+    description: Prefix of the caller's variable names, for the messages (C(guest_) - C(guest_tty 'tty0' must be a
+      serial device name ...)).
+    type: str
+    default: ""
 author:
   - ttyfleet maintainers (@ttyfleet)
 """
@@ -47,16 +52,16 @@ _value:
   type: dict
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping  # noqa: E402 (the docs come first)
 
-from ansible.errors import AnsibleFilterError
+from ansible.errors import AnsibleFilterError  # noqa: E402
 
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _console_settings as cs
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _console_settings as cs  # noqa: E402
 
 
-def console_settings(values):
+def console_settings(values, prefix=""):
     try:
-        return cs.settings(dict(values) if isinstance(values, Mapping) else values)
+        return cs.settings(dict(values) if isinstance(values, Mapping) else values, prefix=prefix)
     except ValueError as e:
         raise AnsibleFilterError(str(e)) from None
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 
 # The grammar of a serial device name: ttyS<N> (8250 UART), ttyAMA<N> (PL011, arm64), hvc<N> (virtio console).
-TTY_RE = re.compile(r"^(ttyS|ttyAMA|hvc)([0-9]|[1-9][0-9])$")
+# \Z, not $: $ would let a trailing newline (a second line in a unit name or file) through.
+TTY_RE = re.compile(r"^(ttyS|ttyAMA|hvc)([0-9]|[1-9][0-9])\Z")
 TTY_GRAMMAR = "ttyS<N>, ttyAMA<N> or hvc<N>"
 SPEEDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 WORDS = (5, 6, 7, 8)
@@ -29,6 +30,8 @@ GETTY_FALLBACK_SPEEDS = (115200, 57600, 38400, 9600)
 
 DEFAULTS = dict(unit=0, speed=115200, word=8, parity="no", stop=1, console_order=("tty0", "serial"))
 KEYS = ("tty", "unit", "speed", "word", "parity", "stop", "console_order")
+# What ``settings`` adds: a settings dict may be passed through ``settings`` again.
+DERIVED_KEYS = ("port", "line", "console", "consoles", "serial_command", "getty_speeds")
 
 
 def _choices(values):
@@ -50,8 +53,6 @@ def validate_settings(tty=None, speed=None, word=None, parity=None, stop=None, u
         problems.append("stop %r is not 1 or 2" % (stop,))
     if unit is not None and unit not in UNITS:
         problems.append("unit %r is not 0, 1, 2 or 3" % (unit,))
-    if tty is not None and unit is not None and TTY_RE.match(str(tty)) and tty_port(tty) not in (None, unit):
-        problems.append("tty %s is port %d, but unit is %r: ttyS<N> must use unit N" % (tty, tty_port(tty), unit))
     return problems
 
 
@@ -62,7 +63,7 @@ def tty_of_port(port):
 
 def tty_port(tty):
     """N for ``ttyS<N>``; None for a device that is not an 8250 UART (ttyAMA, hvc have other numbering)."""
-    m = re.match(r"^ttyS(\d+)$", tty or "")
+    m = re.match(r"^ttyS(\d+)\Z", tty or "")
     return int(m.group(1)) if m else None
 
 
@@ -113,25 +114,28 @@ def _as_int(name, value, problems):
         return None
 
 
-def settings(values):
+def settings(values, prefix=""):
     """The one settings dict, every derived string included; raises ValueError naming each bad key.
 
     ``values`` may hold ``tty``, ``unit``, ``speed``, ``word``, ``parity``, ``stop``, ``console_order`` (others
-    are refused, so a misspelt key is not silently ignored). A missing ``tty`` is ``ttyS<unit>``; a missing
-    ``unit`` is N of ``ttyS<N>`` (else 0). Returns ``tty``, ``unit``, ``port`` (= unit), ``speed``, ``word``,
-    ``parity``, ``stop``, ``line`` (``115200n8``), ``console`` (``ttyS0,115200n8``), ``console_order``,
-    ``consoles`` (the console= values in order), ``serial_command`` and ``getty_speeds``.
+    are refused, so a misspelt key is not silently ignored; the derived keys of an earlier result are recomputed).
+    A missing ``tty`` is ``ttyS<unit>``; a missing ``unit`` is N of ``ttyS<N>`` (else 0). ``prefix`` names the
+    caller's variables in messages (``guest_`` -> ``guest_speed 1234 is not one of ...``).
+
+    Returns ``tty``, ``unit``, ``port`` (= unit), ``speed``, ``word``, ``parity``, ``stop``, ``line``
+    (``115200n8``), ``console`` (``ttyS0,115200n8``), ``console_order``, ``consoles`` (the console= values in
+    order), ``serial_command`` and ``getty_speeds``.
     """
     if not isinstance(values, dict):
         raise ValueError("console settings must be a dict, got %s" % type(values).__name__)
-    unknown = sorted(set(values) - set(KEYS) - set(derived_keys()))
+    unknown = sorted(set(values) - set(KEYS) - set(DERIVED_KEYS))
     if unknown:
         raise ValueError("console settings: unknown key(s) %s; known: %s" % (", ".join(unknown), ", ".join(KEYS)))
     problems = []
     v = {k: values.get(k) for k in KEYS}
     tty = v["tty"] if v["tty"] not in (None, "") else None
-    if tty is not None and not isinstance(tty, str):
-        problems.append("tty %r is not a serial device name (%s)" % (tty, TTY_GRAMMAR))
+    if tty is not None and not (isinstance(tty, str) and TTY_RE.match(tty)):
+        problems.append("%stty %r must be a serial device name (%s)" % (prefix, tty, TTY_GRAMMAR))
         tty = None
     unit = v["unit"]
     if unit in (None, ""):
@@ -139,7 +143,7 @@ def settings(values):
     out = {}
     for key in ("unit", "speed", "word", "stop"):
         raw = unit if key == "unit" else v[key]
-        out[key] = DEFAULTS[key] if raw in (None, "") else _as_int(key, raw, problems)
+        out[key] = DEFAULTS[key] if raw in (None, "") else _as_int(prefix + key, raw, problems)
     parity = DEFAULTS["parity"] if v["parity"] in (None, "") else v["parity"]
     if parity is False:  # YAML 1.1 reads a bare `no` as false
         parity = "no"
@@ -151,16 +155,19 @@ def settings(values):
         or not all(isinstance(c, str) and (c == "serial" or _console_value_ok(c)) for c in order)
     ):
         problems.append(
-            "console_order %r must be a non-empty list of console= values (serial = the serial console, "
-            "e.g. [tty0, serial])" % (order,)
+            "%sconsole_order %r must be a non-empty list of console= values (serial = the serial console, "
+            "e.g. [tty0, serial])" % (prefix, order)
         )
         order = DEFAULTS["console_order"]
-    if tty is None:
-        tty = tty_of_port(out["unit"]) if out["unit"] is not None else None
-    if not problems:
-        problems += validate_settings(tty=tty, parity=parity, **out)
+    problems += [
+        prefix + p for p in validate_settings(parity=parity, **{k: x for k, x in out.items() if x is not None})
+    ]
+    if tty is not None and out["unit"] is not None and tty_port(tty) not in (None, out["unit"]):
+        problems.append("%stty %s must agree with %sunit %r: ttyS<N> is unit N" % (prefix, tty, prefix, out["unit"]))
     if problems:
         raise ValueError("console settings: " + "; ".join(problems))
+    if tty is None:
+        tty = tty_of_port(out["unit"])
     console = kernel_console(tty, out["speed"], out["word"], parity)
     return dict(
         tty=tty,
@@ -180,10 +187,8 @@ def settings(values):
 
 
 def _console_value_ok(value):
-    """A console= value other than ``serial``: a device, optionally ``,options`` (``tty0``, ``ttyS1,9600n8``)."""
-    return bool(re.match(r"^[A-Za-z][A-Za-z0-9_]*(,[A-Za-z0-9]+)?$", value))
+    """A console= value other than ``serial`` (``tty0``, ``ttyS1,9600n8``), by _grub_serial's grammar of it."""
+    # imported here: _grub_serial imports this module's formulas
+    from ansible_collections.ttyfleet.serial_console.plugins.module_utils._grub_serial import grammar_problems
 
-
-def derived_keys():
-    """Keys ``settings`` adds: a settings dict may be passed through ``settings`` again unchanged."""
-    return ("port", "line", "console", "consoles", "serial_command", "getty_speeds")
+    return not grammar_problems("console_order", value, "console")

@@ -8,8 +8,7 @@
 UART behind the tty, the boot loader (GRUB flavour, BLS, EFI, its tools), the GRUB settings as grub-mkconfig sources
 them, the kernel entries of the generated grub.cfg, the getty (process, enablement, drop-in), pam_securetty and
 ``/proc/cmdline``. Every path is read under ``root`` (a prepared root file system in tests; ``/`` on guests).
-``guest_findings(guest, want, host_ports)`` is pure: the guest-side drift (kind, detail, fix) of such a read
-against the wanted console settings (``_console_settings.settings``).
+What is wrong with such a read is judged by ``_findings.guest_findings`` (the findings table).
 
 GRUB file formats are parsed by ``_grub_serial`` (their one home); the console formulas come from
 ``_console_settings``. Guest-side: stdlib only, Python 3.6+ (bullseye's 3.9 in the lab).
@@ -374,155 +373,8 @@ def read_guest(root, tty):
             systemd_active=active,
             enabled_by=getty_enabled_by(root, tty, init, wants, cfg["consoles_default_entry"] if cfg else []),
             dropin=os.path.exists(under(root, GETTY_DROPIN % tty)),
+            dropin_text=read(under(root, GETTY_DROPIN % tty)),
         ),
         proc_cmdline=cmdline,
         proc_cmdline_consoles=[a.split("=", 1)[1] for a in grub.console_args(grub.split_args(cmdline))],
     )
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# findings: pure, over a read_guest() result and the wanted settings
-
-
-def guest_findings(guest, want, host_ports=None):
-    """The guest-side drift of ``guest`` (a ``read_guest`` result) against ``want`` (``_console_settings.settings``).
-
-    Returns a list of ``{side: guest, kind, detail, fix}``. ``host_ports``: the domain's serial target ports, when
-    known, so a kernel console on a port the domain lacks is found.
-    """
-    tty, findings = want["tty"], []
-
-    def finding(kind, detail, fix):
-        findings.append(dict(side="guest", kind=kind, detail=detail, fix=fix))
-
-    init = guest.get("init", "unknown")
-    running = guest.get("proc_cmdline_consoles") or []
-    cfg = guest.get("grub_cfg")
-    defaults = guest.get("default_grub")
-    configured = cfg["consoles_default_entry"] if cfg else []
-    ttys = {"configured": [cs.console_tty(c) for c in configured], "running": [cs.console_tty(c) for c in running]}
-    getty = guest.get("getty") or {}
-    uart = guest.get("tty") or {}
-
-    if tty.startswith("ttyS") and not uart.get("live"):
-        finding(
-            "uart_missing",
-            "the guest has no UART at %s (sysfs type %s): the domain gives it no serial port yet"
-            % (tty, uart.get("uart_type")),
-            "add the serial device on the hypervisor (domain_serial) and power-cycle the domain "
-            "(shutdown + start; a guest reboot is not enough)",
-        )
-
-    if (guest.get("boot") or {}).get("grub") == "grub2" and cfg is None:
-        finding(
-            "grub_terminal",
-            "GRUB 2 is installed but no grub.cfg was found (%s)" % ", ".join(GRUB_CFGS),
-            "run the guest role (it regenerates grub.cfg)",
-        )
-    elif cfg is not None:
-        _grub_cfg_findings(finding, cfg, defaults or {}, ttys["configured"], want)
-
-    if tty not in ttys["running"]:
-        pending = tty in ttys["configured"]
-        finding(
-            "kernel_console_running",
-            "/proc/cmdline has console=[%s], no %s%s"
-            % (" ".join(running), tty, " (configured for the next boot: a restart is pending)" if pending else ""),
-            "power-cycle the domain (or reboot the guest) to boot with console=%s" % want["console"]
-            if pending
-            else "run the guest role, then power-cycle the domain",
-        )
-
-    # The line settings must agree everywhere: kernel (configured and running), GRUB and the fleet variables.
-    for where, consoles in (("grub.cfg", configured), ("/proc/cmdline", running)):
-        for c in consoles:
-            if cs.console_tty(c) == tty and c != want["console"] and "," in c:
-                finding(
-                    "speed_mismatch",
-                    "%s has console=%s, the fleet wants console=%s" % (where, c, want["console"]),
-                    "run the guest role with the fleet's serial_console_speed/word/parity",
-                )
-    # Host and guest must agree on the port: a console on a ttyS the domain does not have prints nowhere.
-    if host_ports is not None:
-        guest_ports = sorted({cs.tty_port(t) for t in ttys["configured"] + ttys["running"]} - {None})
-        stray = [p for p in guest_ports if p not in host_ports]
-        if stray:
-            finding(
-                "port_mismatch",
-                "the guest kernel uses console=%s but the domain has serial port(s) [%s]"
-                % (",".join(cs.tty_of_port(p) for p in stray), ",".join(str(p) for p in host_ports)),
-                "set one serial_console_port for host and guest and run the rollout",
-            )
-
-    active = getty.get("systemd_active")
-    if not getty.get("processes") and active != "active":
-        finding(
-            "getty",
-            "no getty listens on %s (%s)"
-            % (tty, "systemd: serial-getty@%s.service is %s" % (tty, active) if active else "no getty process on it"),
-            (
-                "systemctl enable --now serial-getty@%s.service" % tty
-                if init == "systemd"
-                else "add a respawn getty line for %s to /etc/inittab and run telinit q" % tty
-            )
-            + " (or run the guest role)",
-        )
-    elif not getty.get("enabled_by") and init in ("systemd", "sysvinit", "upstart"):
-        finding(
-            "getty", "a getty runs on %s now but nothing starts it at the next boot" % tty, "run the guest role (getty)"
-        )
-
-    pam = guest.get("pam_securetty") or {}
-    if pam.get("active") and pam.get("securetty_exists") and tty not in pam.get("securetty", []):
-        # pam_securetty also lets root in on the tty that is /dev/console (the last console=), unless noconsole.
-        if not (running and cs.console_tty(running[-1]) == tty):
-            finding(
-                "securetty",
-                "pam_securetty is active (%s) and /etc/securetty lacks %s: root cannot log in there"
-                % (pam.get("file"), tty),
-                "run the guest role (securetty) or add %s to /etc/securetty" % tty,
-            )
-    return findings
-
-
-def _grub_cfg_findings(finding, cfg, defaults, configured_ttys, want):
-    tty = want["tty"]
-    term_ok = "serial" in cfg["terminal_output"] and "serial" in cfg["terminal_input"]
-    serial_ok = cfg["serial_command"] is not None
-    if not (term_ok and serial_ok):
-        source_ok = "serial" in (defaults.get("GRUB_TERMINAL") or defaults.get("GRUB_TERMINAL_OUTPUT") or "").split()
-        finding(
-            "grub_terminal",
-            "%s: terminal_output %s, %s; %s"
-            % (
-                cfg["path"],
-                " ".join(cfg["terminal_output"]) or "(none)",
-                "serial command '%s'" % cfg["serial_command"] if serial_ok else "no serial command",
-                "GRUB_TERMINAL in /etc/default/grub* has serial, so grub.cfg is stale"
-                if source_ok
-                else "GRUB_TERMINAL in /etc/default/grub* is '%s'" % (defaults.get("GRUB_TERMINAL") or ""),
-            ),
-            "run update-grub" if source_ok else "run the guest role (grub: GRUB_TERMINAL='console serial')",
-        )
-    if tty not in configured_ttys or cfg["entries_without_console"]:
-        finding(
-            "kernel_console_config",
-            "%s: the default entry's console= arguments are [%s]; %d of %d entries lack console=%s"
-            % (cfg["path"], " ".join(cfg["consoles_default_entry"]), cfg["entries_without_console"], cfg["entries"], tty),
-            "run the guest role (grub: console=%s)" % want["console"],
-        )
-    if serial_ok and cfg["serial_command"] != want["serial_command"]:
-        unit = re.search(r"--unit=(\d+)", cfg["serial_command"])
-        if unit and int(unit.group(1)) != want["unit"]:
-            finding(
-                "port_mismatch",
-                "%s: GRUB uses serial unit %s, the fleet's port is %d ('%s')"
-                % (cfg["path"], unit.group(1), want["unit"], cfg["serial_command"]),
-                "set one serial_console_port for host and guest and run the rollout",
-            )
-        else:
-            finding(
-                "speed_mismatch",
-                "%s: '%s', wanted '%s'" % (cfg["path"], cfg["serial_command"], want["serial_command"]),
-                "run the guest role with the fleet's serial_console_speed/word/parity/stop",
-            )

@@ -9,15 +9,15 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: guest_console_info
-short_description: Read a guest's whole serial console chain in one call, and its drift
+short_description: Read a guest's whole serial console chain in one call
 version_added: 0.2.0
 description:
   - Reads, without changing anything, everything the guest roles of this collection decide on and everything the
     C(audit) and C(doctor) playbooks judge - distribution, init system and whether systemd is booted, whether the
     serial port is a live UART, the boot loader and its tools, the GRUB settings as C(grub-mkconfig) sources them,
     the kernel entries of the generated C(grub.cfg), the getty (process, enablement, drop-in), whether
-    C(pam_securetty) is in force for C(login), C(/proc/cmdline) - and the guest-side findings against the wanted
-    console settings.
+    C(pam_securetty) is in force for C(login), C(/proc/cmdline).
+  - The fleet playbooks judge this read with the C(ttyfleet.serial_console.guest_findings) filter.
   - One module call per guest, for the roles and for the audit alike; it replaces C(guest_console_facts) (which
     now redirects here) and the audit's former C(console_probe.py) script.
   - To read the GRUB settings it sources C(/etc/default/grub) and C(/etc/default/grub.d/*.cfg) with C(sh), as
@@ -26,40 +26,9 @@ author:
   - ttyfleet maintainers (@ttyfleet)
 options:
   tty:
-    description:
-      - Serial device name to inspect (C(ttyS<N>), C(ttyAMA<N>), C(hvc<N>)). Default C(ttyS<unit>).
+    description: Serial device name to inspect (C(ttyS<N>), C(ttyAMA<N>), C(hvc<N>)).
     type: str
-  unit:
-    description: Serial port index N (C(ttyS<N>), GRUB C(--unit=N), libvirt target port N) the findings expect.
-    type: int
-    default: 0
-    choices: [0, 1, 2, 3]
-  speed:
-    description: Speed in baud the findings expect.
-    type: int
-    default: 115200
-    choices: [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
-  word:
-    description: Data bits the findings expect.
-    type: int
-    default: 8
-    choices: [5, 6, 7, 8]
-  parity:
-    description: Parity the findings expect.
-    type: str
-    default: "no"
-    choices: ["no", "odd", "even"]
-  stop:
-    description: Stop bits the findings expect.
-    type: int
-    default: 1
-    choices: [1, 2]
-  host_ports:
-    description:
-      - Serial target ports of the guest's domain, as the hypervisor reports them; when given, a kernel console on
-        a port the domain does not have is a C(port_mismatch) finding.
-    type: list
-    elements: int
+    default: ttyS0
   root:
     description:
       - Directory every path is read under. Only for tests against a prepared root file system; C(/) on guests.
@@ -83,15 +52,14 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Read the guest's console chain (and its drift against ttyS0 at 115200 8N1)
+- name: Read the guest's console chain
   ttyfleet.serial_console.guest_console_info:
-    unit: 0
-    speed: 115200
+    tty: ttyS0
   register: console
 
-- name: Show what is missing
+- name: Say whether the domain still needs a power cycle for its serial port
   ansible.builtin.debug:
-    msg: "{{ console.findings | map(attribute='kind') | list }}"
+    msg: "{{ 'no UART at ttyS0 yet: power-cycle the domain' if not console.tty.live else 'ttyS0 is live' }}"
 """
 
 RETURN = r"""
@@ -158,7 +126,8 @@ getty:
       C(running) (a getty process holds the tty now, read from C(/proc)) and C(processes) (their command lines),
       C(systemd_active) (C(systemctl is-active) of the unit when systemd is booted, else null),
       C(enabled_by) (how a getty starts at the next boot, in words - the unit, C(systemd-getty-generator), an
-      C(/etc/inittab) line, an upstart job - or null), C(dropin) (this collection's serial-getty drop-in exists).
+      C(/etc/inittab) line, an upstart job - or null), C(dropin) (this collection's serial-getty drop-in exists)
+      and C(dropin_text) (its text, or null; role C(getty) compares it with the wanted one and skips the write).
   returned: always
   type: dict
 proc_cmdline:
@@ -170,21 +139,6 @@ proc_cmdline_consoles:
   returned: always
   type: list
   elements: str
-console:
-  description: The wanted console settings the findings were judged against, as the C(console_settings) filter
-    returns them (C(tty), C(unit), C(speed), C(word), C(parity), C(stop), C(console), C(serial_command)...).
-  returned: always
-  type: dict
-findings:
-  description:
-    - The guest-side drift, each C({side, kind, detail, fix}) with C(side=guest). Kinds - C(uart_missing),
-      C(grub_terminal), C(kernel_console_config), C(kernel_console_running), C(speed_mismatch),
-      C(port_mismatch), C(getty), C(securetty). Empty when the guest side is right.
-  returned: always
-  type: list
-  elements: dict
-  sample: [{"side": "guest", "kind": "uart_missing", "detail": "the guest has no UART at ttyS0 (sysfs type 0)...",
-            "fix": "add the serial device on the hypervisor (domain_serial) and power-cycle the domain..."}]
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (validate-modules wants the docs first)
@@ -199,27 +153,14 @@ from ansible_collections.ttyfleet.serial_console.plugins.module_utils import (  
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            tty=dict(type="str"),
-            unit=dict(type="int", default=0, choices=list(cs.UNITS)),
-            speed=dict(type="int", default=115200, choices=list(cs.SPEEDS)),
-            word=dict(type="int", default=8, choices=list(cs.WORDS)),
-            parity=dict(type="str", default="no", choices=list(cs.PARITIES)),
-            stop=dict(type="int", default=1, choices=list(cs.STOPS)),
-            host_ports=dict(type="list", elements="int"),
-            root=dict(type="path", default="/"),
-        ),
+        argument_spec=dict(tty=dict(type="str", default="ttyS0"), root=dict(type="path", default="/")),
         supports_check_mode=True,
     )
     p = module.params
-    try:
-        want = cs.settings({k: p[k] for k in ("tty", "unit", "speed", "word", "parity", "stop")})
-    except ValueError as e:
-        module.fail_json(msg=str(e))
-    result = guest.read_guest(p["root"], want["tty"])
-    result["console"] = want
-    result["findings"] = guest.guest_findings(result, want, p["host_ports"])
-    module.exit_json(changed=False, **result)
+    problems = cs.validate_settings(tty=p["tty"])
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    module.exit_json(changed=False, **guest.read_guest(p["root"], p["tty"]))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 # Copyright: ttyfleet.serial_console contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""guest_console_info's findings on prepared root file systems: a clean guest has no finding, each planted fault
-its own. These are the cases of the audit's former console_probe.py (tests/integration/targets/fleet_audit/
-test_probe.py), now read by the one module call the audit makes: the facts the probe was handed on its command line
-(init, UART, GRUB flavour, pam_securetty, /proc/cmdline) are planted in the root too."""
+"""The audit's guest side on prepared root file systems: one guest_console_info call reads the root, the findings
+table (_findings.guest_findings, what the guest_findings filter runs) judges it; a clean guest has no finding,
+each planted fault its own. These are the cases of the audit's former console_probe.py (tests/integration/targets/
+fleet_audit/test_probe.py): the facts the probe was handed on its command line (init, UART, GRUB flavour,
+pam_securetty, /proc/cmdline) are planted in the root too, so the one read has to find them itself."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import os
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _findings
 from ansible_collections.ttyfleet.serial_console.plugins.modules import guest_console_info as info
 
 GRUB_CFG = """\
@@ -94,16 +96,16 @@ def make_root(
     return root
 
 
-def run(capsys, root, host_ports=(0,), **kw):
-    args = dict(root=root, **kw)
-    if host_ports is not None:
-        args["host_ports"] = list(host_ports)
-    with patch_module_args(args):
+def run(capsys, root, host_ports=(0,), tty="ttyS0", **settings):
+    """The audit's guest read: one module call, then the findings of the fleet's settings (port 0, 115200 8N1)."""
+    with patch_module_args(dict(root=root, tty=tty)):
         with pytest.raises(SystemExit):
             info.main()
     res = json.loads(capsys.readouterr().out)
     assert not res.get("failed"), res
     assert res["changed"] is False
+    want = dict(dict(port=0, speed=115200, word=8, parity="no", stop=1), **settings)
+    res["findings"] = _findings.guest_findings(want, res, None if host_ports is None else list(host_ports))
     return res
 
 
@@ -130,7 +132,7 @@ def test_clean_guest(tmp_path, capsys):
     assert doc["default_grub"]["GRUB_CMDLINE_LINUX"] == "console=tty0 console=ttyS0,115200n8", doc["default_grub"]
     assert doc["grub_cfg"]["entries"] == 2 and doc["grub_cfg"]["entries_without_console"] == 0, doc["grub_cfg"]
     assert doc["proc_cmdline_consoles"] == ["tty0", "ttyS0,115200n8"]
-    assert doc["console"]["console"] == "ttyS0,115200n8" and doc["tty"]["live"] is True
+    assert doc["tty"]["live"] is True
     assert doc["init"] == "systemd" and doc["boot"]["grub"] == "grub2"
 
 
@@ -151,7 +153,11 @@ def test_grub_terminal_unconfigured_and_stale(tmp_path, capsys):
 
 
 def test_kernel_console_not_configured_or_not_running(tmp_path, capsys):
-    check("console= not configured", run(capsys, make_root(tmp_path, "kcfg", grub_cfg=NOCONSOLE)), ["kernel_console_config"])
+    check(
+        "console= not configured",
+        run(capsys, make_root(tmp_path, "kcfg", grub_cfg=NOCONSOLE)),
+        ["kernel_console_config"],
+    )
     doc = run(capsys, make_root(tmp_path, "krun", cmdline="BOOT_IMAGE=/vmlinuz root=UUID=x ro quiet"))
     check("console= not running", doc, ["kernel_console_running"])
     assert "restart is pending" in doc["findings"][0]["detail"], doc["findings"]
@@ -159,7 +165,9 @@ def test_kernel_console_not_configured_or_not_running(tmp_path, capsys):
 
 def test_getty(tmp_path, capsys):
     check("no getty", run(capsys, make_root(tmp_path, "nogetty", getty=None)), ["getty"])
-    doc = run(capsys, make_root(tmp_path, "getty-not-enabled", grub_cfg=NOCONSOLE, wants=False, cmdline="root=UUID=x ro"))
+    doc = run(
+        capsys, make_root(tmp_path, "getty-not-enabled", grub_cfg=NOCONSOLE, wants=False, cmdline="root=UUID=x ro")
+    )
     check("getty not enabled", doc, ["getty", "kernel_console_config", "kernel_console_running"])
     # systemd starts the getty by itself when console=ttyS0 is configured: no wants link needed
     doc = run(capsys, make_root(tmp_path, "getty-generator", wants=False))
@@ -188,12 +196,16 @@ def test_securetty(tmp_path, capsys):
     assert doc["pam_securetty"]["active"] is True
     check("securetty locks root out", doc, ["securetty"])
     check("securetty: ttyS0 is /dev/console", run(capsys, make_root(tmp_path, "dc", securetty=["console", "tty1"])), [])
-    check("securetty lists ttyS0", run(capsys, make_root(tmp_path, "listed", cmdline=vga_last, securetty=["ttyS0"])), [])
+    check(
+        "securetty lists ttyS0", run(capsys, make_root(tmp_path, "listed", cmdline=vga_last, securetty=["ttyS0"])), []
+    )
 
 
 def test_line_settings_and_port(tmp_path, capsys):
     # the fleet says 115200 on ttyS0
-    slow = make_root(tmp_path, "speed", grub_cfg=GRUB_CFG.replace("115200", "9600"), cmdline=RUNNING.replace("115200", "9600"))
+    slow = make_root(
+        tmp_path, "speed", grub_cfg=GRUB_CFG.replace("115200", "9600"), cmdline=RUNNING.replace("115200", "9600")
+    )
     check("speed mismatch", run(capsys, slow), ["speed_mismatch"])
     ttys1 = GRUB_CFG.replace("console=ttyS0", "console=ttyS1")
     doc = run(capsys, make_root(tmp_path, "port", grub_cfg=ttys1, cmdline=RUNNING.replace("ttyS0", "ttyS1")))
@@ -211,7 +223,7 @@ def test_line_settings_and_port(tmp_path, capsys):
         uart=("ttyS1", 4),
         cmdline=RUNNING.replace("ttyS0", "ttyS1"),
     )
-    check("all on port 1", run(capsys, port1, host_ports=(0, 1), tty="ttyS1", unit=1), [])
+    check("all on port 1", run(capsys, port1, host_ports=(0, 1), tty="ttyS1", port=1), [])
     # without the host's ports nothing is known about them: no port finding from the kernel console alone
     noports = make_root(tmp_path, "noports", grub_cfg=ttys1, cmdline=RUNNING.replace("ttyS0", "ttyS1"))
     check("port unknown", run(capsys, noports, host_ports=None), ["kernel_console_config", "kernel_console_running"])
@@ -223,9 +235,9 @@ def test_no_uart(tmp_path, capsys):
     check("no sysfs entry", run(capsys, make_root(tmp_path, "nosys", uart=None)), ["uart_missing"])
 
 
-def test_bad_settings_fail_before_reading(tmp_path, capsys):
-    with patch_module_args({"root": str(tmp_path), "tty": "ttyS1", "unit": 0}):
+def test_bad_tty_fails_before_reading(tmp_path, capsys):
+    with patch_module_args({"root": str(tmp_path), "tty": "ttyS0;reboot"}):
         with pytest.raises(SystemExit):
             info.main()
     res = json.loads(capsys.readouterr().out)
-    assert res["failed"] and "ttyS<N> must use unit N" in res["msg"], res
+    assert res["failed"] and "not a serial device name" in res["msg"], res

@@ -1,0 +1,206 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ttyfleet.serial_console contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: serial_getty
+short_description: A systemd serial-getty on a serial tty in one call - drop-in, enabled by its unit link, started
+version_added: 0.2.0
+description:
+  - Guest side, systemd only (used by role C(getty)). In one module call, what would otherwise be three to five -
+    writes or removes this collection's drop-in for C(serial-getty@<tty>.service), enables the unit for the next
+    boot by its wants-link (exactly the link C(systemctl enable) makes,
+    C(getty.target.wants/serial-getty@<tty>.service)), and, only with O(start=true), starts it now, or restarts
+    it after a drop-in change (with a C(daemon-reload)).
+  - Without O(start) no C(systemctl) runs at all - the right thing when the UART is missing and the domain gets a
+    power cycle anyway, or in an image or chroot where systemd is not running.
+author:
+  - ttyfleet maintainers (@ttyfleet)
+options:
+  tty:
+    description: Serial device name (C(ttyS<N>), C(ttyAMA<N>), C(hvc<N>)).
+    type: str
+    required: true
+  dropin:
+    description:
+      - Full text of the drop-in C(/etc/systemd/system/serial-getty@<tty>.service.d/ttyfleet.conf). Omitted - the
+        drop-in is removed if it exists (only this collection's file; other drop-ins are left alone).
+    type: str
+  unit_dir:
+    description: Directory of the packaged C(serial-getty@.service), the target of the wants-link.
+    type: path
+    default: /lib/systemd/system
+  start:
+    description:
+      - Start the getty now when it is not active, and restart it when the drop-in changed. Only where systemd
+        runs and the UART is live.
+    type: bool
+    default: false
+  root:
+    description:
+      - Directory every path is written under. Only for tests against a prepared root file system; C(/) on guests.
+        With another root nothing is started.
+    type: path
+    default: /
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details: Predicts the real run exactly (it asks C(systemctl is-active), which changes nothing).
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+seealso:
+  - module: ttyfleet.serial_console.guest_console_info
+"""
+
+EXAMPLES = r"""
+- name: Enable the serial getty for the next boot (the UART appears after the power cycle)
+  ttyfleet.serial_console.serial_getty:
+    tty: ttyS0
+
+- name: Drop-in with the speed first, enabled and started now
+  ttyfleet.serial_console.serial_getty:
+    tty: ttyS0
+    dropin: |
+      [Service]
+      ExecStart=
+      ExecStart=-/sbin/agetty -o '-p -- \\u' --keep-baud 115200,57600,38400,9600 %I $TERM
+    start: true
+"""
+
+RETURN = r"""
+dropin_changed:
+  description: The drop-in was (or in check mode would be) written or removed.
+  returned: always
+  type: bool
+link_changed:
+  description: The wants-link was (or would be) made or corrected.
+  returned: always
+  type: bool
+started:
+  description: The getty was (or would be) started because it was not active.
+  returned: always
+  type: bool
+restarted:
+  description: The getty was (or would be) restarted after a drop-in change.
+  returned: always
+  type: bool
+"""
+
+import os  # noqa: E402 (validate-modules wants the docs first)
+import tempfile  # noqa: E402 (validate-modules wants the docs first)
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (validate-modules wants the docs first)
+
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import (  # noqa: E402
+    _console_settings as cs,
+)
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import (  # noqa: E402
+    _guest_console as guest,
+)
+
+WANTS = "/etc/systemd/system/getty.target.wants/serial-getty@%s.service"
+
+
+def write_atomic(module, path, text):
+    d = os.path.dirname(path)
+    if not os.path.isdir(d):
+        os.makedirs(d, 0o755)
+    fd, tmp = tempfile.mkstemp(prefix=".ttyfleet.", dir=d)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
+    module.atomic_move(tmp, path)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            tty=dict(type="str", required=True),
+            dropin=dict(type="str"),
+            unit_dir=dict(type="path", default="/lib/systemd/system"),
+            start=dict(type="bool", default=False),
+            root=dict(type="path", default="/"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    problems = cs.validate_settings(tty=p["tty"])
+    if p["dropin"] is not None and "\0" in p["dropin"]:
+        problems.append("dropin must be text without NUL characters")
+    if not os.path.isabs(p["unit_dir"]) or "\n" in p["unit_dir"]:
+        problems.append("unit_dir must be an absolute path")
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    tty, root = p["tty"], p["root"]
+    unit = "serial-getty@%s.service" % tty
+    dropin_path = guest.under(root, guest.GETTY_DROPIN % tty)
+    link_path = guest.under(root, WANTS % tty)
+    target = os.path.join(p["unit_dir"], "serial-getty@.service")
+
+    old = guest.read(dropin_path) if os.path.isfile(dropin_path) else None
+    dropin_changed = old != p["dropin"]
+    link_changed = not (os.path.islink(link_path) and os.readlink(link_path) == target)
+    active = None
+    start = p["start"] and root == "/"
+    if start:
+        systemctl = module.get_bin_path("systemctl", required=True)
+        active = guest.systemd_active(unit, systemctl)
+    restarted = start and dropin_changed and active == "active"
+    started = start and active != "active"
+    result = dict(
+        changed=dropin_changed or link_changed or started or restarted,
+        dropin_changed=dropin_changed,
+        link_changed=link_changed,
+        started=started,
+        restarted=restarted,
+    )
+    if module._diff:
+        result["diff"] = [
+            dict(
+                before_header=guest.GETTY_DROPIN % tty,
+                after_header=guest.GETTY_DROPIN % tty,
+                before=old or "",
+                after=p["dropin"] or "",
+            ),
+            dict(
+                before_header=WANTS % tty,
+                after_header=WANTS % tty,
+                before=(os.readlink(link_path) + "\n") if os.path.islink(link_path) else "",
+                after=target + "\n",
+            ),
+        ]
+    if module.check_mode or not result["changed"]:
+        module.exit_json(**result)
+
+    if dropin_changed:
+        if p["dropin"] is None:
+            os.unlink(dropin_path)
+        else:
+            write_atomic(module, dropin_path, p["dropin"])
+    if link_changed:
+        os.makedirs(os.path.dirname(link_path), 0o755, exist_ok=True)
+        if os.path.lexists(link_path):
+            os.unlink(link_path)
+        os.symlink(target, link_path)
+    if started or restarted:
+        if dropin_changed:
+            module.run_command([systemctl, "daemon-reload"], check_rc=True)
+        module.run_command([systemctl, "restart" if restarted else "start", unit], check_rc=True)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
