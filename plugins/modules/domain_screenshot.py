@@ -23,7 +23,7 @@ author:
 options:
   name:
     description:
-      - The domain. It must be running (or paused): a shut off domain has no display.
+      - The domain. It must be running (or paused), since a shut off domain has no display.
     type: str
     required: true
   uri:
@@ -55,7 +55,7 @@ attributes:
     description: Target OS/families that can be operated against.
 notes:
   - Two screenshots of a running guest differ whenever anything on its display moved (a blinking cursor does
-    not count on a text console, a clock does), so a second run may report RV(changed=true).
+    not count on a text console, a clock does), so a second run may report C(changed=true).
 requirements:
   - libvirt-python (the C(libvirt) Python module) on the host that runs the module
 seealso:
