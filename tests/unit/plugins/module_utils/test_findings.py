@@ -243,8 +243,8 @@ def test_unreadable_and_unreachable():
 
 
 def test_every_kind_of_the_table_is_found_by_a_case():
-    found = {f["kind"] for _, case, _ in HOST_CASES for f in host_findings(case)}
-    found |= {f["kind"] for _, g, ports, s, _ in GUEST_CASES for f in _findings.guest_findings(s, g, ports)}
+    found = {f["kind"] for case in HOST_CASES for f in host_findings(case[1])}
+    found |= {f["kind"] for case in GUEST_CASES for f in _findings.guest_findings(case[3], case[1], case[2])}
     found |= {"host_unreadable", "guest_unreachable"}  # made by unreadable()/unreachable(), tested above
     assert found == set(_findings.KINDS), set(_findings.KINDS) ^ found
 
@@ -276,7 +276,8 @@ def test_is_drift():
 # ------------------------------------------------------------------------------------------- the doctor's chain
 
 
-def chain(host=CLEAN_HOST, gf=(), read=True):
+def chain(host=None, gf=(), read=True):
+    host = host or CLEAN_HOST
     return _findings.chain(SETTINGS, host["info"], host.get("serial"), list(gf), read, "web1", "d1")
 
 
