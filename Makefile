@@ -20,6 +20,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 MOLECULE_SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
 .PHONY: prove-failure help build-dir bootstrap sync sanity units integration lint galaxy-install-test molecule test demo demo-clean bench images
+.PHONY: changelog changelog-lint importer docs docs-lint ee matrix
 
 help:
 	@echo "make demo        build a lab of stock guests, roll serial consoles out, show their login: prompts"
@@ -52,6 +53,29 @@ lint: sync
 galaxy-install-test: sync
 	BUILD=$(BUILD) bash tests/galaxy/build_install_test.sh
 
+# The ecosystem's own checks. Their heavy tools live in venvs of their own under TOOLS (scripts/tool-venv.sh).
+export TOOLS ?= /var/cache/ttyfleet/tools
+# antsibull-changelog lint, and a scratch release of galaxy.yml's version that lists every module/role/playbook
+changelog-lint: sync
+	COLL=$(COLL) bash tests/changelog/changelog.sh check
+# write CHANGELOG.rst/.md: the next release as it would be cut today (the real release: CONTRIBUTING.md)
+changelog: sync
+	COLL=$(COLL) bash tests/changelog/changelog.sh generate
+# Galaxy's importer on the built tarball (its ansible-test step off: no container engine)
+importer: sync
+	BUILD=$(BUILD) bash tests/galaxy/importer.sh
+docs-lint: sync
+	BUILD=$(BUILD) bash tests/docs/docs.sh lint
+# the docs site in $(BUILD)/docs-site/build/html; headless Chromium checks the domain_serial page
+docs: sync
+	BUILD=$(BUILD) bash tests/docs/docs.sh build
+# the execution environment's build context (ansible-builder; building the image needs a container engine)
+ee: sync
+	BUILD=$(BUILD) bash tests/ee/ee.sh
+# sanity (the version-dependent tests), units and the Galaxy install test on ansible-core 2.16, 2.17, 2.18
+matrix: sync
+	BUILD=$(BUILD) bash tests/matrix/matrix.sh $(MATRIX)
+
 # Each scenario boots real guests from the cached stock images (scripts/build-image.sh, called by create).
 molecule: sync
 	@for s in $(MOLECULE_SCENARIOS); do \
@@ -63,6 +87,7 @@ molecule: sync
 # Every step runs even when an earlier one failed, so one run shows every failure; the exit status is non-zero
 # if any step failed.
 TEST_STEPS := sanity units integration lint galaxy-install-test molecule
+TEST_STEPS += changelog-lint importer docs-lint docs ee matrix
 test:
 	@failed=""; total=$$SECONDS; \
 	for t in $(TEST_STEPS); do \

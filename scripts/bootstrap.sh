@@ -9,7 +9,8 @@ PY=${PYTHON:-python3}
 APT_PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libvirt-dev pkg-config
   debootstrap libvirt-daemon-driver-qemu dnsmasq-base iptables parted dosfstools e2fsprogs fdisk kmod udev
   virtinst openssh-client rsync shellcheck
-  ovmf qemu-efi-aarch64 qemu-system-arm qemu-user-static mmdebstrap mtools xorriso)
+  ovmf qemu-efi-aarch64 qemu-system-arm qemu-user-static mmdebstrap mtools xorriso
+  chromium) # chromium: make docs opens the built docs site headless and checks a page's screenshot
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
@@ -75,6 +76,7 @@ case "${1:-all}" in
   apt) apt_install ;;
   venv) venv_install ;;
   libvirtd) libvirtd_start ;;
+  ansible-test-offline) ansible_test_offline ;; # VENV=<a venv with another ansible-core> (make matrix)
   all) apt_install; venv_install; ansible_test_offline; libvirtd_start ;;
-  *) echo "usage: $0 [apt|venv|libvirtd|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [apt|venv|libvirtd|ansible-test-offline|all]" >&2; exit 2 ;;
 esac
