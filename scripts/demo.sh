@@ -45,6 +45,34 @@ play() { # LOG PLAYBOOK [args...]
   return "$rc"
 }
 
+# Progress for a long step whose output goes to LOG: every image-build stage and every task as it starts, and
+# while nothing new happens, a line every 10 s saying what is waited for and for how long. WHAT names the step.
+progress() { # LOG WHAT command [args...]
+  local log=$1 what=$2; shift 2
+  "$@" >"$log" 2>&1 &
+  local pid=$! seen=0 status=$what since=$SECONDS last=$SECONDS n line rc
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    n=$(wc -l <"$log")
+    if ((n > seen)); then
+      while IFS= read -r line; do
+        case $line in
+          "[build-image"*) status="image build: ${line#*] }"; since=$SECONDS; note "  ${line}"; last=$SECONDS ;;
+          "TASK ["*) line=${line#TASK \[}; status="${line%%\] \**}"; since=$SECONDS; note "  - $status"; last=$SECONDS ;;
+          fatal:* | failed:*) printf '               %s\n' "${line:0:300}" ;;
+        esac
+      done < <(sed -n "$((seen + 1)),${n}p" "$log")
+      seen=$n
+    fi
+    if ((SECONDS - last >= 10)); then
+      note "    ... still: $status ($((SECONDS - since)) s)"
+      last=$SECONDS
+    fi
+  done
+  wait "$pid" && rc=0 || rc=$?
+  return "$rc"
+}
+
 # console_prompt from the command line (no power change); its result, as JSON, in OUT.json.
 console() { # GUEST TIMEOUT_S OUT.json
   local tree
@@ -68,12 +96,17 @@ if [[ -f $DIR/lab.json ]]; then
   bash "$root/scripts/lab.sh" destroy "$DIR" >/dev/null
 fi
 mkdir -p "$DIR/logs"
+# the stock images first, on their own, so that each build stage shows as it happens (cached: seconds)
+read -r -a flavours <<<"$(printf '%s\n' "${GUESTS[@]}" | sed 's/^[^:]*:\{0,1\}//; s/^$/bookworm/' | sort -u | tr '\n' ' ')"
+note "stock images: ${flavours[*]} (built offline from the Debian mirror on the first run, several minutes; cached after)"
+progress "$DIR/logs/1-images.log" "image build" bash "$root/scripts/build-image.sh" "${flavours[@]}" ||
+  { tail -n 30 "$DIR/logs/1-images.log"; exit 1; }
 # lab.sh writes DIR/inventory.yml; play() reads it, so the lab's own log goes aside
 tmplog=$(mktemp)
-if ! ANSIBLE_PLAYBOOK=$PLAYBOOK bash "$root/scripts/lab.sh" create "$DIR" "${GUESTS[@]}" >"$tmplog" 2>&1; then
+note "define and start the guests, then wait for their sshd (TCG: about 30-40 s per guest)"
+if ! ANSIBLE_PLAYBOOK=$PLAYBOOK progress "$tmplog" "creating the lab" bash "$root/scripts/lab.sh" create "$DIR" "${GUESTS[@]}"; then
   cat "$tmplog"; rm -f "$tmplog"; exit 1
 fi
-grep -E '^\[build-image' "$tmplog" | sed 's/^/               /' || true
 mv "$tmplog" "$DIR/logs/1-lab-create.log"
 read -r -a names <<<"$(bash "$root/scripts/lab.sh" names "$DIR")"
 note "guests up (ssh answers): ${names[*]}"
@@ -135,3 +168,8 @@ for i, r in enumerate(rows):
 PY
 note "reports: $DIR/report/{audit-before,audit,rollout}.{md,json}; logs: $DIR/logs/"
 note "done in $((SECONDS - t0)) s. 'make demo-clean' removes the lab."
+pwfile=${TTYFLEET_CACHE:-/var/cache/ttyfleet}/ssh/console_password
+printf '\nOpen a serial console yourself (leave it with Ctrl-]):\n'
+for g in "${names[@]}"; do printf '  virsh -c qemu:///system console %s\n' "$g"; done
+printf 'Press Enter for a fresh login: prompt; log in as root or ops with the lab password, kept in %s\n' "$pwfile"
+printf '(read it with: cat %s). ssh works too: see the guests in %s/inventory.yml.\n' "$pwfile" "$DIR"
