@@ -155,8 +155,10 @@ domains:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _console_log  # noqa: E402
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt  # noqa: E402
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import (  # noqa: E402
+    _console_log,
+    _libvirt,
+)
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console import strip_ansi  # noqa: E402
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_info import (  # noqa: E402
     ConsoleInfoError,
