@@ -100,6 +100,11 @@ options:
     description: Fail the inventory when a hypervisor cannot be read, instead of reporting it.
     type: bool
     default: false
+  workers:
+    description:
+      - How many hypervisors are read at the same time (one libvirt connection each).
+    type: int
+    default: 8
 notes:
   - "Host names are the domain names. A domain name found on several hypervisors becomes
     C(<domain>@<hypervisor>) on each of them (with a warning); C(serial_console_domain) keeps libvirt's name."
@@ -135,6 +140,7 @@ cache_timeout: 600
 
 import re  # noqa: E402
 import xml.etree.ElementTree as ET  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from urllib.parse import parse_qsl, urlsplit  # noqa: E402
 
 from ansible.errors import AnsibleParserError  # noqa: E402
@@ -300,7 +306,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except KeyError:
                 update_cache = True
         if results is None:
-            results = [self._read_hypervisor(h) for h in hypervisors]
+            # libvirt-python lets go of the GIL while it waits for libvirtd: hypervisors are read side by side
+            with ThreadPoolExecutor(max_workers=max(1, min(self.get_option("workers"), len(hypervisors)))) as pool:
+                results = list(pool.map(self._read_hypervisor, hypervisors))
+            for r in results:
+                if r["error"] is not None:
+                    if self.get_option("strict_hypervisors"):
+                        raise AnsibleParserError("hypervisor %s: %s" % (r["name"], r["error"]))
+                    self.display.warning("libvirt_guests: hypervisor %s left out: %s" % (r["name"], r["error"]))
         if update_cache:
             self._cache[cache_key] = results
         self._populate(hypervisors, results)
@@ -320,10 +333,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             domains, error = [], str(e)
         finally:
             _libvirt.close_quietly(conn)
-        if error is not None:
-            if self.get_option("strict_hypervisors"):
-                raise AnsibleParserError("hypervisor %s: %s" % (hv["name"], error))
-            self.display.warning("libvirt_guests: hypervisor %s left out: %s" % (hv["name"], error))
         return {"name": hv["name"], "error": error, "domains": domains}
 
     def _read_domains(self, conn, hv):
@@ -331,10 +340,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         regex = re.compile(hv["domain_regex"]) if hv["domain_regex"] else None
         selected = [s for s in _libvirt.select_domains(conn, uri) if regex is None or regex.search(s.name)]
         states = _libvirt.domain_states(conn, [s.dom for s in selected])
+        active = _libvirt.active_uuids(conn, uri)
         entries = []
         for s in selected:
             try:
-                live = _libvirt.is_active(s.dom, s.name)
+                live = s.uuid in active
                 config_xml = _libvirt.read_domain_xml(s.dom, inactive=True, secure=secure) if s.persistent else None
                 live_xml = _libvirt.read_domain_xml(s.dom, secure=secure) if live else None
             except _libvirt.DomainGone:
