@@ -228,6 +228,10 @@ class _Task:
         reason = str(error)
         if "stopped" in entry["steps"] and "started" not in entry["steps"]:
             reason += self._recover(item)
+        if not entry["changes"] and (item.sent or "defined" in entry["steps"]):
+            entry["changes"] = list(item.plan.changes)
+        if "stopped" in entry["steps"] and "started" not in entry["steps"]:
+            entry["changes"].append("stopped for the power cycle, not started again")
         unconfirmed = item.sent and "defined" not in entry["steps"]
         if unconfirmed:
             entry["define_note"] = "sent, not confirmed"
@@ -242,7 +246,7 @@ class _Task:
         msg = "domain %s: %s" % (item.name, reason)
         done_here = [s for s in entry["steps"] if s in WRITE_STEPS]
         if done_here:
-            msg += "; domain %s was already %s" % (item.name, ", ".join(done_here))
+            msg += "; done on domain %s before the failure: %s" % (item.name, ", ".join(done_here))
         if touched:
             msg += "; changed before this failure: %s" % ", ".join(touched)
         elif not done_here and not unconfirmed:
