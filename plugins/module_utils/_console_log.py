@@ -159,3 +159,38 @@ def tail(path, lines, max_bytes=1048576):
     got["start_offset"] = got["next_offset"] - len(text)
     got["data"] = text
     return got
+
+
+# --- How the hypervisor logs: the data behind the audit's console_log_unbounded ----------------------------------
+
+VIRTLOGD_DEFAULTS = {"max_size": 2097152, "max_backups": 3}
+_SETTING_RE = re.compile(r'^\s*([a-z_]+)\s*=\s*("([^"]*)"|[0-9]+)\s*(?:#.*)?$')
+
+
+def _settings(text):
+    found = {}
+    for line in (text or "").splitlines():
+        m = _SETTING_RE.match(line)
+        if m:
+            found[m.group(1)] = m.group(3) if m.group(3) is not None else int(m.group(2))
+    return found
+
+
+def logging_config(virtlogd_conf_text, qemu_conf_text):
+    """What bounds the console logs of a hypervisor, from virtlogd.conf and qemu.conf (None: file unreadable).
+
+    ``bounded`` is True when QEMU hands its output and chardev logs to virtlogd (``stdio_handler`` logd, libvirt's
+    default), which rotates them at ``max_size`` keeping ``max_backups``; False with ``stdio_handler = "file"``
+    (QEMU appends to the files itself, without limit); None when qemu.conf could not be read.
+    """
+    virtlogd = dict(VIRTLOGD_DEFAULTS)
+    virtlogd.update({k: v for k, v in _settings(virtlogd_conf_text).items() if k in VIRTLOGD_DEFAULTS
+                     and isinstance(v, int)})
+    handler = None if qemu_conf_text is None else _settings(qemu_conf_text).get("stdio_handler", "logd")
+    return {
+        "stdio_handler": handler,
+        "max_size": virtlogd["max_size"],
+        "max_backups": virtlogd["max_backups"],
+        "bounded": None if handler is None else handler == "logd",
+        "kept_bytes_per_log": (virtlogd["max_backups"] + 1) * virtlogd["max_size"],
+    }

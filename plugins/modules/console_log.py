@@ -151,6 +151,28 @@ domains:
     note:
       description: Why there is no output, such as a console without a log file.
       type: str
+logging:
+  description:
+    - How this hypervisor bounds console logs, from C(/etc/libvirt/virtlogd.conf) and C(/etc/libvirt/qemu.conf)
+      (what the role C(console_logging) sets). Read only where O(uri) is a local C(qemu:///system) URI, else V(null).
+  returned: always
+  type: dict
+  contains:
+    stdio_handler:
+      description: C(logd) (virtlogd rotates the logs) or C(file) (QEMU writes them, unbounded).
+      type: str
+    max_size:
+      description: Bytes per file before virtlogd rotates it.
+      type: int
+    max_backups:
+      description: Rotated files kept.
+      type: int
+    bounded:
+      description: Whether console logs are bounded (C(stdio_handler=logd)).
+      type: bool
+    kept_bytes_per_log:
+      description: At most this many bytes are kept per console, C((max_backups + 1) * max_size).
+      type: int
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
@@ -225,6 +247,20 @@ def read_one(module, sel, p):
     return entry
 
 
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def hypervisor_logging(uri):
+    if uri not in ("qemu:///system", "qemu+unix:///system"):
+        return None  # another host's files, or a session daemon's: not these
+    return _console_log.logging_config(_read("/etc/libvirt/virtlogd.conf"), _read("/etc/libvirt/qemu.conf"))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -276,7 +312,7 @@ def main():
         module.fail_json(msg=str(e), domains=results)
     finally:
         _libvirt.close_quietly(conn)
-    module.exit_json(changed=False, domains=results)
+    module.exit_json(changed=False, domains=results, logging=hypervisor_logging(p["uri"]))
 
 
 if __name__ == "__main__":

@@ -142,6 +142,8 @@ assert a["start_offset"] == 0 and a["next_offset"] == len(a["output"].encode()) 
 assert a["more"] is True and a["size"] > 8192 and len(a["files"]) >= 2, a
 assert a["files"][0]["path"].startswith(log + "."), a["files"]  # oldest backup first
 assert b["log_file"] is None and "console_not_logged" in b["note"] and b["output"] == "", b
+lg = r["logging"]
+assert (lg["stdio_handler"], lg["max_size"], lg["max_backups"], lg["bounded"]) == ("logd", 8192, 2, True), lg
 print("offset 0 on two domains: output, next offset, a domain without a log accounted for: ok")
 PY
 cursor=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['domains'][0]['next_cursor'])" "$work/m1.json")

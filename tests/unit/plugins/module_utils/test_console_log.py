@@ -107,3 +107,12 @@ def test_tail(log):
 def test_no_log_yet(tmp_path):
     got = cl.read(str(tmp_path / "none.log"))
     assert got["files"] == [] and got["data"] == b""
+
+
+def test_logging_config():
+    stock = cl.logging_config("#max_size = 2097152\n#max_backups = 3\n", '#stdio_handler = "logd"\n')
+    assert stock == {"stdio_handler": "logd", "max_size": 2097152, "max_backups": 3, "bounded": True,
+                     "kept_bytes_per_log": 4 * 2097152}
+    set_ = cl.logging_config("max_size = 8192\nmax_backups = 2  # two\n", 'stdio_handler = "file"\n')
+    assert (set_["max_size"], set_["max_backups"], set_["bounded"]) == (8192, 2, False)
+    assert cl.logging_config(None, None)["bounded"] is None
