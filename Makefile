@@ -115,6 +115,7 @@ demo-clean: bootstrap
 
 bench: sync
 	BUILD=$(BUILD) bash bench/run.sh
+	$(PY) bench/bench_fleet.py --collections-path $(BUILD)
 
 # Where the collection tree is assembled (for running molecule or ansible-test by hand).
 build-dir:

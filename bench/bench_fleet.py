@@ -136,13 +136,34 @@ def number_regex(last):
     return "|".join("%04d" % i for i in range(last + 1))
 
 
+ANSIBLE_PACKAGE = "ansible==12.3.0"  # PyPI's ansible package that ships community.libvirt 2.0.0
+
+
+def community_libvirt(cache):
+    """A collections path holding community.libvirt, from PyPI's ansible package (pip download, no install)."""
+    import glob
+    import zipfile
+
+    if os.path.isdir(os.path.join(cache, "ansible_collections", "community", "libvirt")):
+        return cache
+    os.makedirs(cache, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", cache, ANSIBLE_PACKAGE],
+                   check=True)
+    wheel = sorted(glob.glob(os.path.join(cache, "ansible-*.whl")))[-1]
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(cache, [n for n in z.namelist() if n.startswith("ansible_collections/community/libvirt/")])
+    os.unlink(wheel)
+    return cache
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--uri", default="qemu:///system")
     ap.add_argument("--sizes", default="50,500", help="domains per hypervisor (20 hypervisors)")
     ap.add_argument("--audit-sizes", default="5,25", help="per-hypervisor sizes for (C), the shipped audit")
     ap.add_argument("--virt-sample", type=int, default=50, help="domains for (D); 0 skips it")
-    ap.add_argument("--community-libvirt", default="", help="a collections path holding community.libvirt")
+    ap.add_argument("--community-libvirt", default="/var/cache/ttyfleet/community-libvirt",
+                    help="a collections path holding community.libvirt (fetched from PyPI's ansible package if empty)")
     ap.add_argument("--forks", type=int, default=20)
     ap.add_argument("--collections-path", required=True)
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
@@ -154,7 +175,9 @@ def main():
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     work = tempfile.mkdtemp(prefix="bench-fleet-")
     py = sys.executable
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=args.collections_path, ANSIBLE_FORCE_COLOR="0",
+    # the venv's tools, also when the venv is not activated (nohup, cron)
+    env = dict(os.environ, PATH=os.path.dirname(py) + os.pathsep + os.environ.get("PATH", ""),
+               ANSIBLE_COLLECTIONS_PATH=args.collections_path, ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_PYTHON_INTERPRETER=py, ANSIBLE_HOST_KEY_CHECKING="0", ANSIBLE_STDOUT_CALLBACK="default")
     conn = libvirt.open(args.uri)
     res = {"uri": args.uri, "hypervisors": HYPERVISORS, "forks": args.forks, "sizes": {}, "audit": {},
@@ -205,7 +228,8 @@ def main():
             if a["guests_reported"] != n:
                 raise SystemExit("the audit of %d guests reported %d (log %s)" % (n, a["guests_reported"], work))
             log("%d: shipped audit %.1f s, %.0f MiB" % (n, a["s"], a["rss_mib"]))
-        if args.virt_sample and args.community_libvirt:
+        if args.virt_sample:
+            args.community_libvirt = community_libvirt(args.community_libvirt)
             names = [name(hv, i) for i in range(max(sizes)) for hv in range(1, HYPERVISORS + 1)]
             sample = names[:: max(1, len(names) // args.virt_sample)][: args.virt_sample]
             play = os.path.join(work, "virt.yml")
