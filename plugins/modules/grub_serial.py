@@ -16,7 +16,7 @@ description:
     other kernel argument in place, then regenerates the GRUB configuration.
   - C(mode=dropin) (Debian, Ubuntu) writes one file in C(/etc/default/grub.d/) that strips stale C(console=)
     arguments at source time and appends the wanted ones, so Ubuntu's C(50-cloudimg-settings.cfg) cannot win.
-    The drop-in is fixed code plus single-quoted data: no value given to this module can become shell code in it.
+    The drop-in is fixed code plus single-quoted data, so no value given to this module can become shell code in it.
   - Every option that ends in a file or a command line is checked against a strict grammar before anything on the
     target is read (kernel arguments, C(console=) values, absolute paths without C(..), the generator's argv, a
     header without control characters); the message names the option and what it allows.
@@ -28,8 +28,8 @@ description:
     consoles on every C(kernel) line. Nothing is regenerated.
   - A guest whose running boot came through another boot loader (the UEFI variable C(LoaderInfo), which
     systemd-boot sets, names one that is not GRUB) is refused before anything is read or written, even when GRUB
-    is installed too: its files would not be read at boot.
-  - Only the lines that boot this system's Linux kernel are judged in the generated configuration: memtest86+,
+    is installed too, since its files would not be read at boot.
+  - Only the lines that boot this system's Linux kernel are judged in the generated configuration; memtest86+,
     other systems' entries (os-prober) and custom entries are left as they are.
   - Converges on the effective state, not only on source files. When the generated C(grub.cfg) lacks the serial
     terminal or the C(console=) arguments (for example after a power loss right after C(update-grub)), it is
@@ -51,7 +51,7 @@ options:
     description:
       - GRUB terminals, in the order GRUB_TERMINAL lists them. Both C(console) and C(serial) keep VGA working.
       - V([auto]) chooses per firmware (RV(terminal_reason) says why) - C(console) alone where the EFI firmware
-        already mirrors its console onto a UART (its C(ConOut) variable holds one, as on OVMF and AAVMF: C(serial)
+        already mirrors its console onto a UART (its C(ConOut) variable holds one, as on OVMF and AAVMF; C(serial)
         as well would draw every line twice), or where the serial console is a virtio console C(hvcN) GRUB cannot
         draw on; otherwise (BIOS, EFI without console redirection) C(console serial).
     type: list
@@ -90,7 +90,7 @@ options:
   remove_args:
     description:
       - Kernel arguments to remove, as bare keys (C(quiet), C(rhgb)) or exact C(key=value).
-      - A key of letters, digits, C(_), C(.), C(-); a value of letters, digits and C(_ . , : / + @ % = -). No
+      - A key of letters, digits, C(_), C(.), C(-); a value of letters, digits and C(_.,:/+@%=-). No
         quotes, blanks or shell characters; C(console=) is managed by O(consoles).
     type: list
     elements: str
