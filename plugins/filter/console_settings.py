@@ -24,9 +24,11 @@ options:
     type: dict
     required: true
   prefix:
-    description: Prefix of the caller's variable names, for the messages (C(guest_) - C(guest_tty 'tty0' must be a
-      serial device name ...)).
-    type: str
+    description:
+      - How the messages name the caller's variables - a prefix (C(guest_) - C(guest_tty 'tty0' must be a serial
+        device name ...)), or a dict of key to variable name (C({unit: serial_console_port}); other keys are named
+        as they are).
+    type: raw
     default: ""
 author:
   - ttyfleet maintainers (@ttyfleet)

@@ -120,7 +120,8 @@ def settings(values, prefix=""):
     ``values`` may hold ``tty``, ``unit``, ``speed``, ``word``, ``parity``, ``stop``, ``console_order`` (others
     are refused, so a misspelt key is not silently ignored; the derived keys of an earlier result are recomputed).
     A missing ``tty`` is ``ttyS<unit>``; a missing ``unit`` is N of ``ttyS<N>`` (else 0). ``prefix`` names the
-    caller's variables in messages (``guest_`` -> ``guest_speed 1234 is not one of ...``).
+    caller's variables in messages: a prefix (``guest_`` -> ``guest_speed 1234 is not one of ...``) or a dict of
+    key -> variable name (``{"unit": "serial_console_port"}``; keys it lacks are named as they are).
 
     Returns ``tty``, ``unit``, ``port`` (= unit), ``speed``, ``word``, ``parity``, ``stop``, ``line``
     (``115200n8``), ``console`` (``ttyS0,115200n8``), ``console_order``, ``consoles`` (the console= values in
@@ -132,10 +133,11 @@ def settings(values, prefix=""):
     if unknown:
         raise ValueError("console settings: unknown key(s) %s; known: %s" % (", ".join(unknown), ", ".join(KEYS)))
     problems = []
+    name = (lambda k: prefix.get(k, k)) if isinstance(prefix, dict) else (lambda k: prefix + k)
     v = {k: values.get(k) for k in KEYS}
     tty = v["tty"] if v["tty"] not in (None, "") else None
     if tty is not None and not (isinstance(tty, str) and TTY_RE.match(tty)):
-        problems.append("%stty %r must be a serial device name (%s)" % (prefix, tty, TTY_GRAMMAR))
+        problems.append("%s %r must be a serial device name (%s)" % (name("tty"), tty, TTY_GRAMMAR))
         tty = None
     unit = v["unit"]
     if unit in (None, ""):
@@ -143,7 +145,7 @@ def settings(values, prefix=""):
     out = {}
     for key in ("unit", "speed", "word", "stop"):
         raw = unit if key == "unit" else v[key]
-        out[key] = DEFAULTS[key] if raw in (None, "") else _as_int(prefix + key, raw, problems)
+        out[key] = DEFAULTS[key] if raw in (None, "") else _as_int(name(key), raw, problems)
     parity = DEFAULTS["parity"] if v["parity"] in (None, "") else v["parity"]
     if parity is False:  # YAML 1.1 reads a bare `no` as false
         parity = "no"
@@ -155,15 +157,16 @@ def settings(values, prefix=""):
         or not all(isinstance(c, str) and (c == "serial" or _console_value_ok(c)) for c in order)
     ):
         problems.append(
-            "%sconsole_order %r must be a non-empty list of console= values (serial = the serial console, "
-            "e.g. [tty0, serial])" % (prefix, order)
+            "%s %r must be a non-empty list of console= values (serial = the serial console, "
+            "e.g. [tty0, serial])" % (name("console_order"), order)
         )
         order = DEFAULTS["console_order"]
-    problems += [
-        prefix + p for p in validate_settings(parity=parity, **{k: x for k, x in out.items() if x is not None})
-    ]
+    for key in ("unit", "speed", "word", "parity", "stop"):
+        value = parity if key == "parity" else out[key]
+        if value is not None:
+            problems += [name(key) + p[len(key) :] for p in validate_settings(**{key: value})]
     if tty is not None and out["unit"] is not None and tty_port(tty) not in (None, out["unit"]):
-        problems.append("%stty %s must agree with %sunit %r: ttyS<N> is unit N" % (prefix, tty, prefix, out["unit"]))
+        problems.append("%s %s must agree with %s %r: ttyS<N> is unit N" % (name("tty"), tty, name("unit"), out["unit"]))
     if problems:
         raise ValueError("console settings: " + "; ".join(problems))
     if tty is None:
