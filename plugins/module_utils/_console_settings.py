@@ -166,7 +166,9 @@ def settings(values, prefix=""):
         if value is not None:
             problems += [name(key) + p[len(key) :] for p in validate_settings(**{key: value})]
     if tty is not None and out["unit"] is not None and tty_port(tty) not in (None, out["unit"]):
-        problems.append("%s %s must agree with %s %r: ttyS<N> is unit N" % (name("tty"), tty, name("unit"), out["unit"]))
+        problems.append(
+            "%s %s must agree with %s %r: ttyS<N> is unit N" % (name("tty"), tty, name("unit"), out["unit"])
+        )
     if problems:
         raise ValueError("console settings: " + "; ".join(problems))
     if tty is None:
