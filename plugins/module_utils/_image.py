@@ -195,9 +195,9 @@ def decode_png(data):
         elif colour == 6:
             rows.append(bytes(b for x in range(0, stride, 4) for b in line[x : x + 3]))
         elif colour == 0:
-            rows.append(bytes(v for v in line for _ in range(3)))
+            rows.append(bytes(v for v in line for _copy in range(3)))
         elif colour == 4:
-            rows.append(bytes(line[x] for x in range(0, stride, 2) for _ in range(3)))
+            rows.append(bytes(line[x] for x in range(0, stride, 2) for _copy in range(3)))
         else:
             if max(line) * 3 + 3 > len(palette):
                 raise ImageError("PNG palette index out of range")

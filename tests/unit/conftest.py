@@ -12,14 +12,13 @@ import it from one place whatever the version.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import sys
 import types
 from unittest import mock
 
-try:
-    import ansible.module_utils.testing  # noqa: F401 (ansible-core 2.19 and newer)
-except ImportError:
+if importlib.util.find_spec("ansible.module_utils.testing") is None:  # ansible-core 2.19 and newer have it
     from ansible.module_utils import basic
 
     @contextlib.contextmanager

@@ -26,7 +26,7 @@ def ppm(width, height, pixels, maxval=255, header_extra=b""):
 
 
 def gradient(width, height):
-    return [(x * 7 + y * 3) % 256 for y in range(height) for x in range(width) for _ in range(3)]
+    return [(x * 7 + y * 3) % 256 for y in range(height) for x in range(width) for _c in range(3)]
 
 
 def test_ppm_to_png_keeps_every_pixel():

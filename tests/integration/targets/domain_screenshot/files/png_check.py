@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: ttyfleet.serial_console contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -35,7 +34,7 @@ def decode(blob):
         if tag == b"IEND":
             break
     assert b"IEND" in chunks, "no IEND"
-    w, h, depth, ctype, _, _, lace = struct.unpack(">IIBBBBB", chunks[b"IHDR"][0])
+    w, h, depth, ctype, _comp, _filt, lace = struct.unpack(">IIBBBBB", chunks[b"IHDR"][0])
     assert depth == 8 and lace == 0 and ctype in (0, 2, 3, 4, 6), (depth, ctype, lace)
     bpp = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[ctype]
     raw = zlib.decompress(b"".join(chunks[b"IDAT"]))
