@@ -18,6 +18,7 @@ import secrets
 import subprocess
 
 # The console settings and their derived strings (console=, GRUB's serial command) have one home.
+# Re-exported for grub_serial and the tests: pylint: disable=unused-import
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_settings import (  # noqa: F401
     PARITIES,
     SPEEDS,
@@ -26,6 +27,8 @@ from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_s
     serial_command,
     validate_settings,
 )
+
+# pylint: enable=unused-import
 
 TERMINALS = ("console", "serial", "gfxterm", "vga_text", "ofconsole")
 

@@ -199,7 +199,7 @@ def test_memtest_entries_are_left_alone_and_the_run_converges(tree, capsys):
     mk.write_text(
         mk.read_text()
         + 'printf \'menuentry "Memory test" {\\n\\tlinux /boot/memtest86+x64.bin\\n}\\n\' >> "$out"\n'
-        + 'printf \'menuentry "Memory test, serial" {\\n\\tlinux /boot/memtest86+x64.bin console=ttyS0,115200\\n}\\n\''
+        + "printf 'menuentry \"Memory test, serial\" {\\n\\tlinux /boot/memtest86+x64.bin console=ttyS0,115200\\n}\\n'"
         + ' >> "$out"\n'
     )
     res = run(capsys, args(tree))
@@ -256,7 +256,7 @@ def test_a_failing_write_restores_everything_and_fails_cleanly(tree, capsys, mon
     assert res["failed"] and "Traceback" not in json.dumps(res)
     assert "failed: %s; every file written before it was restored" % os.strerror(code) in res["msg"]
     assert res["changed"] is False and snapshot(tree) == before
-    assert not [p for p in tree.rglob(".ttyfleet*")], "temporary or kept files left behind"
+    assert not list(tree.rglob(".ttyfleet*")), "temporary or kept files left behind"
 
 
 def test_a_failing_backup_writes_nothing(tree, capsys, monkeypatch):
