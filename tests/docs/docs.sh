@@ -6,15 +6,10 @@
 #          then headless Chromium opens the domain_serial page: --dump-dom must hold the options table with every
 #          option of the module, and the screenshot ($BUILD/docs-site/domain_serial.png) must show that table.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:?BUILD= the build dir (make docs sets it)}
-COLL=$BUILD/ansible_collections/ttyfleet/serial_console
-VENV=${VENV:-$ROOT/.venv}
+STEP=docs
+# shellcheck source=tests/tool_step.sh
+source "$(dirname "$0")/../tool_step.sh"
 mode=${1:-build}
-log() { printf '[docs] %s\n' "$*" >&2; }
-fail() { printf '[docs] FAIL: %s\n' "$*" >&2; exit 1; }
-[[ -f $COLL/galaxy.yml ]] || fail "no synced collection at $COLL (run: make sync BUILD=$BUILD)"
-tools=$(bash "$ROOT/scripts/tool-venv.sh" docs)
 export PATH=$tools/bin:$PATH ANSIBLE_COLLECTIONS_PATH=$BUILD
 
 if [[ $mode == lint ]]; then
@@ -24,7 +19,7 @@ if [[ $mode == lint ]]; then
 fi
 
 site=$BUILD/docs-site
-rm -rf "$site"; mkdir -m 0700 -p "$site"
+rm -rf "$site"; mkdir -p "$BUILD"; mkdir -m 0700 "$site"
 antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir "$site" --project ttyfleet.serial_console \
   --title "ttyfleet.serial_console" --copyright "ttyfleet.serial_console contributors" ttyfleet.serial_console >/dev/null ||
   fail "antsibull-docs sphinx-init"

@@ -6,14 +6,9 @@
 #  2. `ansible-builder create` on the example execution-environment.yml writes a build context ($BUILD/ee/context)
 #     whose Containerfile installs the collection from the tarball and introspects it.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:?BUILD= the build dir (make ee sets it)}
-COLL=$BUILD/ansible_collections/ttyfleet/serial_console
-VENV=${VENV:-$ROOT/.venv}
-log() { printf '[ee] %s\n' "$*" >&2; }
-fail() { printf '[ee] FAIL: %s\n' "$*" >&2; exit 1; }
-[[ -f $COLL/galaxy.yml ]] || fail "no synced collection at $COLL (run: make sync BUILD=$BUILD)"
-tools=$(bash "$ROOT/scripts/tool-venv.sh" ee)
+STEP=ee
+# shellcheck source=tests/tool_step.sh
+source "$(dirname "$0")/../tool_step.sh"
 work=$BUILD/ee
 rm -rf "$work"; mkdir -p "$work/ee-build" "$work/collections"
 "$VENV/bin/ansible-galaxy" collection build "$COLL" --output-path "$work/ee-build" >"$work/build.log" 2>&1 ||

@@ -4,15 +4,9 @@
 # ansible-lint's production profile and the changelog check on). Zero errors; every warning is either in
 # tests/galaxy/importer-warnings.txt with its reason or fails the run. The log: $BUILD/importer/importer.log.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:?BUILD= the build dir (make importer sets it)}
-COLL=$BUILD/ansible_collections/ttyfleet/serial_console
-VENV=${VENV:-$ROOT/.venv}
-log() { printf '[importer] %s\n' "$*" >&2; }
-fail() { printf '[importer] FAIL: %s\n' "$*" >&2; exit 1; }
-[[ -f $COLL/galaxy.yml ]] || fail "no synced collection at $COLL (run: make sync BUILD=$BUILD)"
-
-tools=$(bash "$ROOT/scripts/tool-venv.sh" importer)
+STEP=importer
+# shellcheck source=tests/tool_step.sh
+source "$(dirname "$0")/../tool_step.sh"
 out=$BUILD/importer
 rm -rf "$out"; mkdir -p "$out"
 "$VENV/bin/ansible-galaxy" collection build "$COLL" --output-path "$out" >"$out/build.log" 2>&1 ||
