@@ -59,6 +59,8 @@ for section in ("New Modules", "New Roles", "New Playbooks"):
     if section not in md:
         errors.append(f"CHANGELOG.md has no '{section}' section")
 if errors:
+    errors.append("(a module or role is listed by the release whose version equals its version_added, in DOCUMENTATION or "
+                  "in meta/argument_specs.yml; nothing is released yet, so everything new says version_added: %s)" % version)
     print("\n".join(errors), file=sys.stderr)
     sys.exit(1)
 print(f"[changelog] release {version}: {len(got_mod)} modules, {len(got_role)} roles, {len(got_pb)} playbooks listed", file=sys.stderr)
