@@ -17,7 +17,11 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 export ANSIBLE_PYTHON_INTERPRETER := $(PY)
 export ANSIBLE_FORCE_COLOR ?= 0
 export PYTHONDONTWRITEBYTECODE := 1
-MOLECULE_SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+# Platform scenarios (UEFI + trixie/ttyS1, cloud image/hvc0, arm64/ttyAMA0) run on request, not in `make test`,
+# until their time on this machine is measured to fit the budget:
+#   make molecule MOLECULE_SCENARIOS="platforms cloud arm64"
+MOLECULE_OPTIONAL_SCENARIOS ?= platforms cloud arm64
+MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_OPTIONAL_SCENARIOS),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 .PHONY: prove-failure help build-dir bootstrap sync sanity units integration lint galaxy-install-test molecule test demo demo-clean bench images
 .PHONY: changelog changelog-lint importer docs docs-lint ee matrix
