@@ -68,7 +68,7 @@ converge_cycle
 
 log "Debian 12 (drop-in + update-grub, systemd in an image: enable link)"
 r=$work/debian12
-has "$r/etc/default/grub.d/90-ttyfleet-serial-console.cfg" 'GRUB_TERMINAL="console serial"'
+has "$r/etc/default/grub.d/90-ttyfleet-serial-console.cfg" "GRUB_TERMINAL='console serial'"
 has "$r/boot/grub/grub.cfg" "$serial"
 has "$r/boot/grub/grub.cfg" "net.ifnames=0 apparmor=0 $console quiet"
 has "$r/boot/grub/grub.cfg" "terminal_output console serial"
@@ -90,7 +90,7 @@ hasnt "$r/boot/grub/grub.cfg" "console=tty1"
 hasnt "$r/boot/grub/grub.cfg" " quiet"
 has "$r/boot/grub/grub.cfg" "terminal_input console serial"
 has "$r/etc/default/grub.d/50-cloudimg-settings.cfg" 'GRUB_CMDLINE_LINUX_DEFAULT="console=tty1 console=ttyS0"'
-has "$r/etc/default/grub.d/90-ttyfleet-serial-console.cfg" "GRUB_TIMEOUT=5"
+has "$r/etc/default/grub.d/90-ttyfleet-serial-console.cfg" "GRUB_TIMEOUT='5'"
 
 log "Debian 10 with sysvinit and pam_securetty"
 r=$work/debian10-sysvinit
@@ -199,6 +199,65 @@ if ansible-playbook -i "$here/inventory" "$here/access.yml" -e '{"users": ["tf-h
   die "console_access accepted a missing user"; fi
 has "$work/out" "this role never creates them"
 ! getent passwd tf-h5-nosuchuser >/dev/null || die "a missing user was created"
+
+log "memtest86+ installed (Debian 12): its entries are not judged; converge, then 0 changed"
+fixture debian12; r=$work/debian12; : >"$r/boot/memtest86+x64.bin"
+play "$r" || { cat "$work/out"; die "memtest: converge failed"; }
+has "$r/boot/grub/grub.cfg" "        linux   /boot/memtest86+x64.bin"
+has "$r/boot/grub/grub.cfg" "linux	/boot/memtest86+x64.bin console=ttyS0,115200"
+has "$r/boot/grub/grub.cfg" "net.ifnames=0 apparmor=0 $console quiet"
+play "$r" || die "memtest: second run failed"
+[[ $(changed) == 0 ]] || die "memtest: second run changed $(changed)"
+
+log "BLS entries with two options lines (RHEL 9): no stale console= kept in either"
+fixture rhel9-uefi; r=$work/rhel9-uefi
+sed -i 's/^grub_users /options console=tty1 rd.debug\ngrub_users /' "$r"/boot/loader/entries/*.conf
+play "$r" -e '{"guest_remove_args": ["rhgb"]}' || { cat "$work/out"; die "two options lines: converge failed"; }
+for e in "$r"/boot/loader/entries/*.conf; do
+  hasnt "$e" "console=tty1"
+  [[ $(grep -c "console=" "$e") == 1 ]] || die "$e: console= on more than one options line"
+  has "$e" "options rd.debug $console"
+done
+play "$r" -e '{"guest_remove_args": ["rhgb"]}'; [[ $(changed) == 0 ]] || die "two options lines: second run changed"
+
+log "/etc/default/grub that prints to stdout (RHEL 9): the kernel arguments are not corrupted"
+fixture rhel9-uefi; r=$work/rhel9-uefi
+sed -i '1i echo "Loading GRUB defaults"\nprintf "quiet\\0splash\\0"' "$r/etc/default/grub"
+play "$r" || { cat "$work/out"; die "printing /etc/default/grub: converge failed"; }
+has "$r/etc/default/grub" "GRUB_CMDLINE_LINUX=\"crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rd.lvm.lv=rhel/swap rhgb quiet $console\""
+hasnt "$r/etc/default/grub" 'GRUB_CMDLINE_LINUX="Loading'
+
+log "Check mode fails where the run would: no generator on the guest"
+fixture debian12; r=$work/debian12; rm "$r/usr/sbin/update-grub" "$r/usr/sbin/grub-mkconfig"; before=$(tree_sum "$r")
+if play "$r" --check; then die "check mode reported success without a generator"; fi
+has "$work/out" "not found; nothing was changed"
+[[ $(tree_sum "$r") == "$before" ]] || die "no generator: files changed"
+
+log "Hostile values: refused naming the option, nothing written, nothing run"
+fixture debian12; r=$work/debian12; before=$(tree_sum "$r")
+for bad in \
+  "{\"guest_remove_args\": [\"x=\$(touch $work/ran)\"]}|grub_remove_args" \
+  "{\"guest_remove_args\": [\"quiet\\nGRUB_X=1\"]}|grub_remove_args" \
+  "{\"guest_getty_term\": \"vt220\\nExecStartPre=/bin/touch $work/ran\"}|getty_term" \
+  "{\"guest_getty_term\": \"vt220 \$(touch $work/ran)\"}|getty_term" \
+  "{\"guest_console_access_users\": [\"nobody\"], \"guest_console_access_groups\": [\"tty\"]}|console_access_groups"; do
+  if play "$r" -e "${bad%%|*}"; then die "accepted ${bad%%|*}"; fi
+  has "$work/out" "${bad#*|}"
+  ! grep -q Traceback "$work/out" || die "traceback for ${bad%%|*}"
+done
+[[ ! -e $work/ran ]] || die "a hostile value ran a command"
+[[ $(tree_sum "$r") == "$before" ]] || die "hostile input changed files"
+
+log "console_access never grants tty: hvc0 without a group is refused, tty is refused"
+if ansible-playbook -i "$here/inventory" "$here/access.yml" -e '{"access_tty": "hvc0", "access_groups": []}' >"$work/out" 2>&1; then
+  die "console_access granted a group for hvc0"; fi
+has "$work/out" "virtio console (hvc)"
+if ansible-playbook -i "$here/inventory" "$here/access.yml" -e '{"access_groups": ["tty"]}' >"$work/out" 2>&1; then
+  die "console_access granted tty"; fi
+has "$work/out" "console_access_groups must not contain tty"
+ansible-playbook -i "$here/inventory" "$here/access.yml" -e '{"access_groups": []}' >"$work/out" 2>&1 || { cat "$work/out"; die "default group run failed"; }
+has "$work/out" "already in dialout"
+! id -nG tf-h5-user | grep -qw tty || die "tf-h5-user is in tty"
 
 if ((fails)); then echo "role fixtures: $fails failure(s)"; exit 1; fi
 echo "role fixtures: all passed"
