@@ -144,6 +144,10 @@ def community_libvirt(cache):
     import glob
     import zipfile
 
+    if not os.path.isdir(os.path.join(cache, "py", "lxml")):
+        # virt imports lxml; it goes beside the collection, not into the project's venv
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", os.path.join(cache, "py"), "lxml"],
+                       check=True)
     if os.path.isdir(os.path.join(cache, "ansible_collections", "community", "libvirt")):
         return cache
     os.makedirs(cache, exist_ok=True)
@@ -237,7 +241,8 @@ def main():
                 f.write("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
                         "    - community.libvirt.virt: {command: get_xml, name: '{{ item }}', uri: '%s'}\n"
                         "      loop: %s\n" % (args.uri, json.dumps(sample)))
-            venv = dict(env, ANSIBLE_COLLECTIONS_PATH=args.community_libvirt)
+            venv = dict(env, ANSIBLE_COLLECTIONS_PATH=args.community_libvirt,
+                        PYTHONPATH=os.path.join(args.community_libvirt, "py"))
             s, rss, rc = run(["ansible-playbook", "-i", "localhost,", "-c", "local", play], venv,
                              os.path.join(work, "virt.log"))
             s0, _r, _rc = run(["ansible-playbook", "-i", "localhost,", "-c", "local", play, "-e", "x=1",
