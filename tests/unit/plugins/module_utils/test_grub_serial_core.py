@@ -470,3 +470,16 @@ def test_bls_entry_with_two_options_lines_keeps_no_stale_console():
     assert core.edit_bls_entry(new, CONSOLES, ["rhgb"]) == new
     only_console = ENTRY.replace("grub_class", "options console=ttyS1\ngrub_class")
     assert core.bls_options(core.edit_bls_entry(only_console, CONSOLES)).count("console=") == 2
+
+
+def test_real_bookworm_grub_cfg_with_memtest86():
+    """grub.cfg as update-grub wrote it in the lab's bookworm image with memtest86+ 6.10 installed (Debian's own
+    20_memtest86+): once the Linux entries have the consoles, nothing is left to fix; memtest's two entries stay."""
+    import pathlib
+
+    text = (pathlib.Path(__file__).parent / "fixtures/grub/bookworm-memtest86+.grub.cfg").read_text()
+    converged = SERIAL + "\nterminal_input console serial\nterminal_output console serial\n"
+    converged += re.sub(r"(?m)^(\s*linux\s+/boot/vmlinuz-\S+ .*)$", r"\1 console=tty0 console=ttyS0,115200n8", text)
+    assert core.grub_cfg_problems(converged, SERIAL, ["console", "serial"], CONSOLES) == []
+    assert [k[1] for k in core.kernel_lines(converged)] == ["/boot/vmlinuz-6.1.0-50-amd64"] * 3
+    assert "memtest86+x64.bin console=ttyS0,115200\n" in text and "\tlinux\t/boot/memtest86+x64.bin" not in text
