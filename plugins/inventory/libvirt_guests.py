@@ -161,7 +161,9 @@ _URI_RE = re.compile(r"^(qemu|test)(\+(ssh|libssh|libssh2|tls|tcp|unix))?://[^\s
 _REFUSED_PARAMS = ("command", "netcat")
 _AGENT_CHANNEL = "org.qemu.guest_agent.0"
 
-GUESTS, HYPERVISORS, UNREACHABLE = "guests", "hypervisors", "libvirt_unreachable"
+GUESTS = "guests"
+HYPERVISORS = "hypervisors"
+UNREACHABLE = "libvirt_unreachable"
 
 
 class InventoryConfigError(ValueError):
