@@ -529,7 +529,7 @@ def _utc_now():
 def _valid_to(value):
     """passwdValidTo in libvirt's form (UTC, YYYY-MM-DDTHH:MM:SS); accepts a Z or +HH:MM suffix."""
     text = str(value).strip()
-    m = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(Z|[+-]\d{2}:\d{2})?$", text)
+    m = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(Z|[+-]\d{2}:\d{2})?\Z", text)
     if not m:
         raise SpecError("password_valid_to must be an ISO 8601 time like 2026-12-31T23:59:59 (UTC) or with Z or "
                         "+01:00, got %r" % text[:40])
@@ -596,7 +596,7 @@ def validate_vnc_spec(params):
     keymap = p.get("keymap")
     if keymap is not None:
         keymap = str(keymap)
-        if keymap and not re.match(r"^[A-Za-z]{2,3}(-[A-Za-z]{2,3})?$", keymap):
+        if keymap and not re.match(r"^[A-Za-z]{2,3}(-[A-Za-z]{2,3})?\Z", keymap):
             raise SpecError("keymap must look like en-us or de (or \"\" to remove it), got %r" % keymap[:40])
     valid_to = p.get("password_valid_to")
     if valid_to is not None:
@@ -1186,7 +1186,7 @@ def _stale(valid_to, now):
     """An existing passwdValidTo at or before now (or one we cannot read) has expired."""
     if not valid_to:
         return False
-    if not re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", valid_to):
+    if not re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\Z", valid_to):
         return True
     return valid_to <= now
 

@@ -66,11 +66,12 @@ INVALID = "invalid"
 KINDS = (LOOPBACK, WILDCARD, REMOTE, HOSTNAME, INVALID)
 
 MAX_LEN = 253  # the longest DNS name; no IP literal is longer either
-_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# Every grammar is anchored with \Z: "$" would also match before a trailing newline.
+_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
 # What inet_aton (and so getaddrinfo, which QEMU uses) reads as an IPv4 address besides a dotted quad.
 _AT0N_PART = r"(?:0[xX][0-9a-fA-F]*|[0-9]+)"
-_ATON_RE = re.compile(r"^%s(?:\.%s){0,3}$" % (_AT0N_PART, _AT0N_PART))
-_SCOPE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")  # an interface name (IFNAMSIZ) or a number
+_ATON_RE = re.compile(r"^%s(?:\.%s){0,3}\Z" % (_AT0N_PART, _AT0N_PART))
+_SCOPE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")  # an interface name (IFNAMSIZ) or a number
 
 _NOTES = {
     LOOPBACK: "loopback, this host only",
@@ -170,8 +171,8 @@ def exposure_problem(value, option, opt_in, opt_in_option, credential=None, cred
 
 URI_TRANSPORTS = ("unix", "ssh", "libssh", "libssh2", "tls", "tcp")
 URI_PARAMS = ("socket", "mode", "no_tty", "keyfile", "sshauth", "known_hosts", "pkipath")
-_URI_SCHEME_RE = re.compile(r"^([a-z][a-z0-9]*)(?:\+([a-z0-9]+))?$")
-_URI_VALUE_RE = re.compile(r"^[A-Za-z0-9_./:@%,=+~-]*$")
+_URI_SCHEME_RE = re.compile(r"^([a-z][a-z0-9]*)(?:\+([a-z0-9]+))?\Z")
+_URI_VALUE_RE = re.compile(r"^[A-Za-z0-9_./:@%,=+~-]*\Z")
 URI_MAX = 1024
 
 

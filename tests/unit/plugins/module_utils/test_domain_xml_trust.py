@@ -349,3 +349,14 @@ def test_description_and_default_namespace_metadata_mean_the_same_to_libvirt():
         conn.close()
     assert seen[0] == seen[1]
     assert seen[1][0] == "line one\r\nline two & <three>\r"
+
+
+def test_a_trailing_newline_never_passes_a_grammar():
+    # "$" matches before a final newline; libvirt then stored keymap='de&#10;' (seen by hostile_input/host.yml)
+    with pytest.raises(dx.SpecError, match="keymap must look like"):
+        dx.validate_vnc_spec({"keymap": "de\n"})
+    with pytest.raises(dx.SpecError, match="password_valid_to must be an ISO 8601 time"):
+        dx.validate_vnc_spec({"password": "a", "password_valid_to": "2999-01-01T00:00:00\nx"})
+    # surrounding white space of a time and a listen address is dropped: what is written is the clean value
+    assert vnc(password="a", password_valid_to="2999-01-01T00:00:00\n").password_valid_to == "2999-01-01T00:00:00"
+    assert vnc(listen=" 127.0.0.1\n").listen == "127.0.0.1"

@@ -123,3 +123,8 @@ def test_ordinary_libvirt_uris_are_accepted(uri):
 ])
 def test_uris_that_run_commands_or_skip_checks_are_refused(uri, message):
     assert message in ex.uri_problem(uri)
+
+
+@pytest.mark.parametrize("uri", ["qemu+unix:///system?socket=/run/x%0A", "qemu+unix:///system?socket=%2Frun%2Fx%0A"])
+def test_a_decoded_newline_in_a_uri_parameter_is_refused(uri):
+    assert "socket has characters" in ex.uri_problem(uri)
