@@ -30,6 +30,10 @@ s=$scratch/ansible_collections/ttyfleet/serial_console
 (cd "$s" && ANSIBLE_COLLECTIONS_PATH=$scratch antsibull-changelog release --version "$version" --date "$(date -u +%F)") ||
   fail "antsibull-changelog release --version $version (scratch copy)"
 [[ -f $s/CHANGELOG.rst && -f $s/CHANGELOG.md ]] || fail "the release wrote no CHANGELOG.rst/.md"
+if [[ $mode == generate ]]; then
+  cp "$s/CHANGELOG.rst" "$s/CHANGELOG.md" "$ROOT/"
+  log "wrote $ROOT/CHANGELOG.rst and CHANGELOG.md (release $version as it would be cut today)"
+fi
 
 python3 - "$s" "$version" <<'PY' || fail "the release does not list everything the collection ships"
 import pathlib, sys, yaml
@@ -66,8 +70,4 @@ if errors:
 print(f"[changelog] release {version}: {len(got_mod)} modules, {len(got_role)} roles, {len(got_pb)} playbooks listed", file=sys.stderr)
 PY
 
-if [[ $mode == generate ]]; then
-  cp "$s/CHANGELOG.rst" "$s/CHANGELOG.md" "$ROOT/"
-  log "wrote $ROOT/CHANGELOG.rst and CHANGELOG.md (release $version as it would be cut today)"
-fi
 log "OK"
