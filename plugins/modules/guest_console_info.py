@@ -29,23 +29,14 @@ options:
     description: Serial device name to inspect (C(ttyS<N>), C(ttyAMA<N>), C(hvc<N>)).
     type: str
     default: ttyS0
-  root:
-    description:
-      - Directory every path is read under. Only for tests against a prepared root file system; C(/) on guests.
-    type: path
-    default: /
+extends_documentation_fragment:
+  - ttyfleet.serial_console.guest
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Read only; runs the same in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 seealso:
   - module: ttyfleet.serial_console.grub_serial
   - module: ttyfleet.serial_console.domain_console_info

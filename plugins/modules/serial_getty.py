@@ -41,24 +41,14 @@ options:
         runs and the UART is live.
     type: bool
     default: false
-  root:
-    description:
-      - Directory every path is written under. Only for tests against a prepared root file system; C(/) on guests.
-        With another root nothing is started.
-    type: path
-    default: /
+extends_documentation_fragment:
+  - ttyfleet.serial_console.guest
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Predicts the real run exactly (it asks C(systemctl is-active), which changes nothing).
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 seealso:
   - module: ttyfleet.serial_console.guest_console_info
 """
