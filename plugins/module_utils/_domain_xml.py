@@ -913,7 +913,7 @@ def _describe_chardev(elem):
     """The chardev of a <serial>/<console> in words, for the change list."""
     ctype = elem.get("type", "pty")
     src = elem.find("source")
-    attr = (lambda k: src.get(k)) if src is not None else (lambda k: None)
+    attr = src.get if src is not None else (lambda _k: None)
     if ctype == "tcp":
         proto = elem.find("protocol")
         s = "tcp %s %s:%s (%s)" % (attr("mode") or "connect", attr("host"), attr("service"),
