@@ -6,8 +6,9 @@
 
 Two layers:
 
-* pure text helpers (no libvirt): ``strip_ansi``, ``redact``, ``ConsoleText`` (an incremental decoder and
-  ANSI stripper that keeps a time stamp per chunk and searches a rolling window), ``console_devices`` and
+* pure text helpers (no libvirt): ``strip_ansi``, ``ConsoleText`` (an incremental decoder and ANSI stripper
+  that keeps a time stamp per chunk, searches a rolling window, and redacts the secrets it was given before it
+  cuts anything), ``console_devices`` and
   ``missing_console_message`` (what the domain XML says about its consoles);
 * ``ConsoleSession``: attach with ``virDomainOpenConsole`` on a non-blocking stream driven by libvirt's default
   event loop, which ``ensure_event_loop`` registers once per process and runs in a daemon thread.
@@ -26,8 +27,9 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._libvirt import LibvirtFailure
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._redact import REDACTED, redact
 
-REDACTED = "********"
+__all__ = ["REDACTED", "redact"]  # re-exported: the one home of redaction is _redact
 # GRUB 2's menu header ("GNU GRUB  version 2.06-13+deb12u2"), its help line, and the line it prints when it starts
 # an entry ("Booting `Debian GNU/Linux'"), also when the menu is hidden.
 DEFAULT_GRUB_PATTERN = "GNU GRUB|Press enter to boot|Booting `"
@@ -58,15 +60,6 @@ def strip_ansi(text):
     return _CONTROL_RE.sub("", _ESCAPE_RE.sub("", text))
 
 
-def redact(text, secrets):
-    """Replace every occurrence of each non-empty secret in ``text`` with ``REDACTED``."""
-    if text is None:
-        return None
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
-
-
 def shorten(text, max_chars, head_fraction=0.25):
     """Keep the head and the tail of ``text`` within ``max_chars``, with a marker saying how much was dropped."""
     if max_chars is None or len(text) <= max_chars:
@@ -87,14 +80,20 @@ class ConsoleText:
     Positions are absolute, so they stay valid when old text is dropped. Every chunk records when it arrived, so
     a match maps back to a time (``time_at``). Memory stays bounded: beyond ``keep_chars`` the older half is
     dropped; the first ``head_chars`` (firmware and boot loader, in a boot) are kept aside for the transcript.
+
+    ``secrets`` (a typed password) never leave: ``transcript`` and ``tail`` redact the whole text before they cut
+    it, the head is kept a secret's length longer than it is shown, and old text is never dropped in the middle
+    of a secret, so no part of one survives a cut (also when it arrived split over several chunks).
     """
 
-    def __init__(self, keep_chars=2 * 1024 * 1024, head_chars=16 * 1024, clock=time.monotonic):
+    def __init__(self, keep_chars=2 * 1024 * 1024, head_chars=16 * 1024, clock=time.monotonic, secrets=()):
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._clock = clock
         self._pending = ""
         self._keep_chars = keep_chars
         self._head_chars = head_chars
+        self._secrets = [s for s in secrets if s]
+        self._head_keep = head_chars + max((len(s) for s in self._secrets), default=0)
         self._head = ""
         self._text = ""
         self._base = 0  # absolute position of self._text[0]
@@ -126,17 +125,28 @@ class ConsoleText:
         if cleaned:
             self._stamps_pos.append(self.end)
             self._stamps_time.append(now)
-            if len(self._head) < self._head_chars:
-                self._head += cleaned[: self._head_chars - len(self._head)]
+            if len(self._head) < self._head_keep:
+                self._head += cleaned[: self._head_keep - len(self._head)]
             self._text += cleaned
             if len(self._text) > self._keep_chars:
-                drop = len(self._text) - self._keep_chars // 2
+                drop = self._safe_cut(len(self._text) - self._keep_chars // 2)
                 self._text = self._text[drop:]
                 self._base += drop
                 keep = bisect.bisect_right(self._stamps_pos, self._base) - 1
                 del self._stamps_pos[: max(keep, 0)]
                 del self._stamps_time[: max(keep, 0)]
         return cleaned
+
+    def _safe_cut(self, cut):
+        """``cut`` moved back to the start of any secret it would split."""
+        for secret in self._secrets:
+            lo = max(cut - len(secret) + 1, 0)
+            i = self._text.find(secret, lo, cut + len(secret) - 1)
+            while i != -1 and i < cut:
+                if i + len(secret) > cut:
+                    return self._safe_cut(i)
+                i = self._text.find(secret, i + 1, cut + len(secret) - 1)
+        return cut
 
     def _layout(self, m):
         """A cursor move to another row reads as a line break, one along the same row as a space."""
@@ -152,17 +162,20 @@ class ConsoleText:
         return self._text[max(start - self._base, 0) :]
 
     def tail(self, n):
-        return self._text[-n:] if n > 0 else ""
+        """The last ``n`` characters, secrets redacted first."""
+        return redact(self._text, self._secrets)[-n:] if n > 0 else ""
 
     def transcript(self, max_chars=None):
-        """The clean transcript, with a marker where old text was dropped, shortened to ``max_chars``."""
+        """The clean transcript, with a marker where old text was dropped, shortened to ``max_chars``; secrets
+        are redacted before any cut."""
         if self._base == 0:
-            body = self._text
+            body = redact(self._text, self._secrets)
         else:
+            head = redact(self._head, self._secrets)[: self._head_chars]
             body = "%s\n[... %d characters not kept ...]\n%s" % (
-                self._head,
-                self._base - len(self._head),
-                self._text,
+                head,
+                self._base - len(head),
+                redact(self._text, self._secrets),
             )
         body = _BLANK_RUN_RE.sub("\n\n\n", _TRAILING_BLANKS_RE.sub("\n", body))
         return shorten(body, max_chars)
@@ -316,7 +329,7 @@ class ConsoleSession:
     ``wait_for`` blocks the calling thread until a pattern shows up, the deadline passes or the stream ends.
     """
 
-    def __init__(self, conn, dom, force=False, dev_name=None, clock=time.monotonic):
+    def __init__(self, conn, dom, force=False, dev_name=None, clock=time.monotonic, secrets=()):
         self._conn = conn
         self._dom = dom
         self._force = force
@@ -324,7 +337,7 @@ class ConsoleSession:
         self._clock = clock
         self._cond = threading.Condition()
         self._stream = None
-        self.text = ConsoleText(clock=clock)
+        self.text = ConsoleText(clock=clock, secrets=secrets)
         self.closed_reason = None
         self.attached_at = None
 

@@ -248,20 +248,17 @@ command_rc:
 """
 
 import re  # noqa: E402 (validate-modules wants the docs first)
-import secrets  # noqa: E402
 import time  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _console, _libvirt  # noqa: E402
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console import ConsoleClosed  # noqa: E402
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_login import (  # noqa: E402
+    ConsoleDialogue,
+    PromptFailure,
+)
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._libvirt import LibvirtFailure  # noqa: E402
-
-WAKE_AFTER_S = 10
-TAIL_CHARS = 500
-PASSWORD_RE = re.compile(r"[Pp]assword: ?\Z")
-SHELL_PROMPT_RE = re.compile(r"[$#] ?\Z")
-LOGIN_FAILED_RE = re.compile(r"Login incorrect|Authentication failure|Permission denied|Login timed out")
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._redact import redact_result  # noqa: E402
 
 _STATE_NAMES = {
     0: "in no state",
@@ -273,12 +270,6 @@ _STATE_NAMES = {
     6: "crashed",
     7: "suspended by guest power management",
 }
-
-
-class PromptFailure(Exception):
-    def __init__(self, msg, **result):
-        super().__init__(msg)
-        self.result = result
 
 
 def _compile(module, option, flags=re.MULTILINE):
@@ -363,13 +354,14 @@ def check_console_device(dom, name, action, persistent):
 
 
 class Run:
+    """Select the domain, take the power action, attach, then hand the console to ``ConsoleDialogue``."""
+
     def __init__(self, module, regexes):
         self.module = module
         self.p = module.params
         self.regexes = regexes
         self.secrets = [self.p["password"]] if self.p["password"] else []
         self.session = None
-        self.t0 = None
         self.warnings = []
         self.result = {
             "changed": False,
@@ -383,67 +375,30 @@ class Run:
             "logged_out": False,
         }
 
-    # -- helpers --------------------------------------------------------------------------------------------
-    def _since_t0(self, pos):
-        at = self.session.text.time_at(pos)
-        return round(max(at - self.t0, 0.0), 2) if at is not None else None
-
-    def _finish_result(self):
+    def finish_result(self):
         if self.session is not None:
             text = self.session.text
             self.result["bytes_seen"] = text.bytes_seen
-            self.result["transcript"] = _console.redact(text.transcript(self.p["transcript_max_chars"]), self.secrets)
+            self.result["transcript"] = text.transcript(self.p["transcript_max_chars"])  # redacted before the cut
         return self.result
 
-    def _tail_message(self):
-        text = self.session.text
-        if text.bytes_seen == 0:
-            return (
-                "0 bytes were seen: nothing at all was printed on this console (in a Linux guest: GRUB does not use "
-                "the serial terminal, the kernel has no console=ttyS0, and no getty runs on ttyS0)"
-            )
-        tail = _console.redact(text.tail(TAIL_CHARS), self.secrets)
-        return "%d bytes were seen; the last %d characters (escape sequences removed): %r" % (
-            text.bytes_seen,
-            len(tail),
-            tail,
-        )
-
-    def fail(self, msg):
-        raise PromptFailure(msg, **self._finish_result())
-
-    def wait(self, regexes, timeout_s, start=None, wake_after_s=None, settle_s=0.0):
-        try:
-            return self.session.wait_for(regexes, timeout_s, start=start, wake_after_s=wake_after_s, settle_s=settle_s)
-        except ConsoleClosed as e:
-            self.fail("%s while waiting on the console of %s; %s" % (e, self.p["name"], self._tail_message()))
-
-    # -- the run --------------------------------------------------------------------------------------------
     def run(self):
         p = self.p
-        name, uri = p["name"], p["uri"]
         _console.ensure_event_loop()
-        conn = _libvirt.connect(uri)
+        conn = _libvirt.connect(p["uri"])
         try:
-            self._run(conn, name, uri)
+            self._run(conn, p["name"], p["uri"])
         finally:
             if self.session is not None:
                 self.session.close()
-            try:
-                conn.close()
-            except _libvirt.libvirt.libvirtError:
-                pass
-        return self._finish_result()
+            _libvirt.close_quietly(conn)
+        return self.finish_result()
 
     def _run(self, conn, name, uri):
         p = self.p
         libvirt = _libvirt.libvirt
-        dom = _libvirt.lookup_domain(conn, name, uri)
-        try:
-            state = dom.state()[0]
-            persistent = bool(dom.isPersistent())
-        except libvirt.libvirtError as e:
-            raise LibvirtFailure("cannot read the state of domain %s: %s" % (name, e.get_error_message())) from e
+        dom = _libvirt.select_domains(conn, uri, [name])[0].dom
+        state, persistent = _libvirt.domain_state(dom, name)
         action = plan_power(p["power"], state, persistent, name)
         if p["expect_grub"] and action == "none":
             raise PromptFailure(
@@ -458,36 +413,45 @@ class Run:
             self.result["msg"] = "check mode: domain %s would be %s; the console was not watched" % (name, action)
             return
 
-        self.session = _console.ConsoleSession(conn, dom, force=p["force"])
+        self.session = _console.ConsoleSession(conn, dom, force=p["force"], secrets=self.secrets)
         try:
             if action == "cycled":
-                stopped = _libvirt.shutdown_gracefully(dom, p["shutdown_timeout_s"])
-                self.result["shutdown_seconds"] = stopped["seconds"]
-                if not stopped["graceful"]:
-                    self.result["destroyed"] = True
-                    self.warnings.append(
-                        "domain %s did not shut down within %d s and was destroyed; writes still in the guest's "
-                        "page cache may be lost" % (name, p["shutdown_timeout_s"])
-                    )
-            if action in ("started", "cycled"):
-                dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+                cycle = _libvirt.PowerCycle(p["shutdown_timeout_s"], start_flags=libvirt.VIR_DOMAIN_START_PAUSED)
+                try:
+                    cycle.run(dom)
+                finally:
+                    self._report_stop(cycle, name)
+            elif action == "started":
+                _libvirt.start_domain(dom, libvirt.VIR_DOMAIN_START_PAUSED)
             if action in ("started", "cycled", "resumed"):
                 self._attach(paused_dom=dom)
-                self.t0 = time.monotonic()
-                dom.resume()
+                t0 = time.monotonic()
+                _libvirt.resume_domain(dom)
             else:
                 self._attach()
-                self.t0 = time.monotonic()
+                t0 = time.monotonic()
                 self.session.send("\r")
-        except libvirt.libvirtError as e:
-            self.fail("cannot %s domain %s: %s" % (_VERB[action], name, e.get_error_message()))
+        except LibvirtFailure as e:
+            raise PromptFailure("cannot %s domain %s: %s" % (_VERB[action], name, e)) from e
 
-        self._watch()
+        dialogue = ConsoleDialogue(self.session, p, self.regexes, self.result, self.warnings, t0, time.monotonic)
+        dialogue.watch()
         if p["username"]:
             if self.module.check_mode:
                 self.result["msg"] = "check mode: the prompt matched; did not log in"
             else:
-                self._login()
+                dialogue.login()
+
+    def _report_stop(self, cycle, name):
+        if "stopped" not in cycle.steps:
+            return
+        self.result["shutdown_seconds"] = cycle.shutdown_seconds
+        if not cycle.graceful:
+            self.result["destroyed"] = True
+            self.warnings.append(
+                "domain %s did not shut down within %d s and was destroyed; writes still in the guest's "
+                "page cache may be lost" % (name, self.p["shutdown_timeout_s"])
+            )
 
     def _attach(self, paused_dom=None):
         try:
@@ -497,118 +461,7 @@ class Run:
                 # Never leave behind a domain this run paused: let it boot unwatched.
                 paused_dom.resume()
                 e = LibvirtFailure("%s (domain %s was resumed unwatched)" % (e, self.p["name"]))
-            self.fail(str(e))
-
-    def _watch(self):
-        p, text = self.p, self.session.text
-        deadline = time.monotonic() + p["timeout_s"]
-        watch = [self.regexes["pattern"]]
-        if not self.regexes["pattern"].search("Password: "):
-            # A carriage return at login(1)'s own prompt (left by an earlier failed login) makes it ask for a
-            # password; Ctrl-C ends that login(1), and getty prints a fresh prompt. At getty's prompt Ctrl-C does
-            # nothing, so this never types a password-less login attempt.
-            watch.append(PASSWORD_RE)
-        start, cancels = 0, 0
-        while True:
-            hit = self.wait(watch, max(deadline - time.monotonic(), 0), start=start, wake_after_s=WAKE_AFTER_S)
-            if hit is None or hit[0] == 0 or cancels >= 3:
-                break
-            cancels += 1
-            start = hit[2]
-            self.session.send("\x03")
-        if hit is not None and hit[0] != 0:
-            hit = None
-        grub = text.search(self.regexes["grub"], 0)
-        if grub is not None and (hit is None or grub[0] < hit[1]):
-            self.result["grub_seen"] = True
-            self.result["grub_seconds"] = self._since_t0(grub[0])
-        if hit is None:
-            self.fail(
-                "no match for %r on the console of %s within %d s (%s); %s"
-                % (p["pattern"], p["name"], p["timeout_s"], self.result["console"], self._tail_message())
-            )
-        self.result["matched"] = True
-        self.result["seconds"] = self._since_t0(max(hit[2] - 1, hit[1]))
-        if p["expect_grub"] and not self.result["grub_seen"]:
-            self.fail(
-                "GRUB was not seen on the console of %s before %r matched (grub_pattern %r): GRUB does not use "
-                "the serial terminal (GRUB_TERMINAL), or its menu is hidden"
-                % (p["name"], p["pattern"], p["grub_pattern"])
-            )
-
-    def _login(self):
-        p, session = self.p, self.session
-        step = p["login_timeout_s"]
-        user = p["username"]
-        mark = session.text.end
-        session.send(user + "\r")
-        hit = self.wait([PASSWORD_RE, SHELL_PROMPT_RE, LOGIN_FAILED_RE], step, start=mark, settle_s=0.5)
-        if hit is None:
-            self._login_failed(
-                "no password or shell prompt within %d s after typing the user name; %s" % (step, self._tail_message())
-            )
-        if hit[0] == 2:
-            self._login_failed("login as %s failed: %s" % (user, hit[3].group(0)))
-        if hit[0] == 0:
-            if p["password"] is None:
-                self._login_failed("the console asks for a password for %s but no password was given" % user)
-            mark = session.text.end
-            session.send(p["password"] + "\r")
-            hit = self.wait([SHELL_PROMPT_RE, LOGIN_FAILED_RE], step, start=mark, settle_s=0.5)
-            if hit is None:
-                self._login_failed("no shell prompt within %d s after the password; %s" % (step, self._tail_message()))
-            if hit[0] == 1:
-                self._login_failed("login as %s failed: %s" % (user, hit[3].group(0)))
-        self.result["logged_in"] = True
-        try:
-            if p["command"]:
-                self._command()
-        finally:
-            self._logout()
-
-    def _login_failed(self, msg):
-        # Ctrl-C ends login(1), so getty starts over with a fresh prompt instead of login(1)'s retry prompt.
-        try:
-            self.session.send("\x03")
-        except ConsoleClosed:
-            pass
-        self.fail(msg)
-
-    def _command(self):
-        p, session = self.p, self.session
-        marker = "tf" + secrets.token_hex(4)
-        # The quotes split the markers in the echoed command line, so only the output lines match.
-        line = "echo %s''B; %s; echo %s''E$?" % (marker, p["command"], marker)
-        done = re.compile(r"^%sB\n(.*?)^%sE(\d+)$" % (marker, marker), re.MULTILINE | re.DOTALL)
-        mark = session.text.end
-        session.send(line + "\r")
-        hit = self.wait([done], p["login_timeout_s"], start=mark)
-        if hit is None:
-            self.fail(
-                "command %r did not finish within %d s; %s" % (p["command"], p["login_timeout_s"], self._tail_message())
-            )
-        output = _console.redact(hit[3].group(1).rstrip("\n"), self.secrets)
-        self.result["command_output"] = output
-        self.result["command_rc"] = int(hit[3].group(2))
-        want = self.regexes["command"]
-        if want is not None and not want.search(output):
-            self.fail("the output of %r is %r, which does not match %r" % (p["command"], output, p["command_pattern"]))
-
-    def _logout(self):
-        session = self.session
-        mark = session.text.end
-        try:
-            session.send("exit\r")
-        except ConsoleClosed as e:
-            self.warnings.append("could not log out: %s" % e)
-            return
-        hit = self.wait([self.regexes["pattern"]], self.p["login_timeout_s"], start=mark)
-        if hit is None:
-            self.warnings.append(
-                "no %r after logging out (exit): the console may still be at a shell" % self.p["pattern"]
-            )
-            return
-        self.result["logged_out"] = True
+            raise PromptFailure(str(e)) from e
 
 
 _VERB = {"none": "attach to", "started": "start", "resumed": "resume", "cycled": "power-cycle"}
@@ -641,22 +494,19 @@ def main():
     run = Run(module, regexes)
     try:
         result = run.run()
-    except PromptFailure as e:
-        result = run._finish_result()
-        result.update(e.result)
-        _fail(module, run, str(e), result)
-    except LibvirtFailure as e:
-        _fail(module, run, str(e), run._finish_result())
-    for warning in run.warnings:
-        module.warn(warning)
-    module.exit_json(**result)
+    except (PromptFailure, LibvirtFailure) as e:
+        result = run.finish_result()
+        result.update(getattr(e, "result", {}))
+        result.pop("msg", None)
+        _warn(module, run)
+        module.fail_json(msg=redact_result(str(e), run.secrets), **redact_result(result, run.secrets))
+    _warn(module, run)
+    module.exit_json(**redact_result(result, run.secrets))
 
 
-def _fail(module, run, msg, result):
+def _warn(module, run):
     for warning in run.warnings:
-        module.warn(warning)
-    result.pop("msg", None)
-    module.fail_json(msg=msg, **result)
+        module.warn(redact_result(warning, run.secrets))
 
 
 if __name__ == "__main__":
