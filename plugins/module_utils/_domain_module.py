@@ -12,9 +12,10 @@ confirm, then bring the running domain in line where libvirt can do that live, a
 Every selected domain is accounted for in the result, also when the task fails: ``status`` (unchanged, changed,
 failed, vanished, not_reached), ``steps`` (what was done to it, in order: planned, replanned, defined,
 live_applied, stopped, started; in check mode what the real run would do), ``error`` and ``left_stopped``. A
-domain this task stopped is started again on a later failure, or reported as left stopped with the reason. When the connection to libvirtd is lost (libvirtd
-restarted), the task connects again (bounded), re-reads and confirms what it had sent, and carries on from the
-step it was at. Under ``all_domains`` a domain undefined meanwhile is reported as ``vanished`` and skipped.
+domain this task stopped is started again on a later failure, or reported as left stopped with the reason. When
+the connection to libvirtd is lost (libvirtd restarted), the task connects again (bounded), re-reads and confirms
+what it had sent, and carries on from the step it was at. Under ``all_domains`` a domain undefined meanwhile is
+reported as ``vanished`` and skipped.
 
 The kind-specific parts come in as a ``Device`` object (see domain_serial.py / domain_vnc.py):
 ``plan(xml) -> Plan``, ``label``, ``live(ctx) -> LiveResult``, and optionally ``check_selection(names)`` (a

@@ -188,7 +188,7 @@ def module_transcript(text, max_chars):
     module = SimpleNamespace(params=dict(password=PASSWORD, transcript_max_chars=max_chars))
     run = console_prompt.Run(module, {})
     run.session = SimpleNamespace(text=text)
-    finish = getattr(run, "finish_result", None) or getattr(run, "_finish_result")
+    finish = getattr(run, "finish_result", None) or run._finish_result  # the name before the split
     return finish()["transcript"]
 
 
