@@ -11,7 +11,7 @@ them, the kernel entries of the generated grub.cfg, the getty (process, enableme
 What is wrong with such a read is judged by ``_findings.guest_findings`` (the findings table).
 
 GRUB file formats are parsed by ``_grub_serial`` (their one home); the console formulas come from
-``_console_settings``. Guest-side: stdlib only, Python 3.6+ (bullseye's 3.9 in the lab).
+``_console_settings``. Guest-side: stdlib only, Python 3.9 (bullseye) or newer.
 """
 
 from __future__ import annotations
