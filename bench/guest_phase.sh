@@ -10,15 +10,8 @@
 # inventory sets it) one module call is one ssh command that starts python on the guest. Both counts are kept.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(dirname "$here")
-export ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-${BUILD:-/var/tmp/ttyfleet-build-$(printf %s "$ROOT" | md5sum | cut -c1-8)}}
-if [[ ! -f $ANSIBLE_COLLECTIONS_PATH/ansible_collections/ttyfleet/serial_console/galaxy.yml ]]; then
-  echo "$(basename "$0"): no collection under $ANSIBLE_COLLECTIONS_PATH: run 'make sync' first" >&2; exit 2
-fi
-export ANSIBLE_FORCE_COLOR=0 ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_CALLBACKS_ENABLED=profile_tasks
-PY=$ROOT/.venv/bin/python
-PLAYBOOK=$ROOT/.venv/bin/ansible-playbook
-FLAVOUR=${BENCH_FLAVOUR:-bookworm}
+# shellcheck source=bench/lab-common.sh
+. "$here/lab-common.sh"
 label=${1:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 (($#)) && shift
 extra=("$@")
