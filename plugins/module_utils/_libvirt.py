@@ -182,7 +182,7 @@ def select_domains(conn, uri, names=None, persistent_only=False):
         bad = [n for n in wanted if not by_name[n].persistent]
         if bad:
             raise TransientDomains("domain%s %s %s transient (no persistent definition to change)"
-                                 % ("s" if len(bad) > 1 else "", ", ".join(bad), "are" if len(bad) > 1 else "is"))
+                                   % ("s" if len(bad) > 1 else "", ", ".join(bad), "are" if len(bad) > 1 else "is"))
     return [by_name[n] for n in wanted]
 
 

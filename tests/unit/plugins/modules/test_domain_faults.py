@@ -29,9 +29,8 @@ from ansible_collections.ttyfleet.serial_console.plugins.modules import domain_s
 def real_error(conn):
     """A genuine libvirtError from the test driver (resume of a domain that does not run)."""
     dom = conn.lookupByName("test")
-    off = conn.defineXML(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).replace("<name>test</name>",
-                                                                          "<name>tf-unit-err</name>")
-                         .replace(dom.UUIDString(), "6f3c1a3e-0000-4000-8000-00000000e770"))
+    xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).replace("<name>test</name>", "<name>tf-unit-err</name>")
+    off = conn.defineXML(xml.replace(dom.UUIDString(), "6f3c1a3e-0000-4000-8000-00000000e770"))
     try:
         off.resume()
     except libvirt.libvirtError as e:
