@@ -39,9 +39,11 @@ for v in "${versions[@]}"; do
     rc=0
     case $step in
       sanity)
+        # both runs, even when the first fails: every problem in one pass
         (cd "$t" && env PATH="$venv/bin$pydirs:$PATH" VIRTUAL_ENV="$venv" ansible-test sanity --venv --python 3.11 --color no \
-          "${SANITY_TESTS[@]}" && env PATH="$venv/bin$pydirs:$PATH" VIRTUAL_ENV="$venv" ansible-test sanity --venv --color no --test compile) \
-          >"$tree/$step.log" 2>&1 || rc=$?
+          "${SANITY_TESTS[@]}") >"$tree/$step.log" 2>&1 || rc=$?
+        (cd "$t" && env PATH="$venv/bin$pydirs:$PATH" VIRTUAL_ENV="$venv" ansible-test sanity --venv --color no --test compile) \
+          >>"$tree/$step.log" 2>&1 || rc=$?
         ;;
       units)
         (cd "$t" && PYTHONPATH=$tree "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit) >"$tree/$step.log" 2>&1 || rc=$?
