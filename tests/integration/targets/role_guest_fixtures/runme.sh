@@ -240,7 +240,7 @@ for bad in \
   "{\"guest_remove_args\": [\"quiet\\nGRUB_X=1\"]}|grub_remove_args" \
   "{\"guest_getty_term\": \"vt220\\nExecStartPre=/bin/touch $work/ran\"}|getty_term" \
   "{\"guest_getty_term\": \"vt220 \$(touch $work/ran)\"}|getty_term" \
-  "{\"guest_console_access_users\": [\"nobody\"], \"guest_console_access_groups\": [\"tty\"]}|console_access_groups"; do
+  "{\"guest_console_access_users\": [\"tf-h5-user\"], \"guest_console_access_groups\": [\"tty\"]}|console_access_groups"; do
   if play "$r" -e "${bad%%|*}"; then die "accepted ${bad%%|*}"; fi
   has "$work/out" "${bad#*|}"
   ! grep -q Traceback "$work/out" || die "traceback for ${bad%%|*}"
