@@ -40,6 +40,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT  # the EXIT trap restores virtlogd.conf and qemu.conf also when the run is stopped
 fail() { echo "FAIL: $*" >&2; exit 1; }
 export ANSIBLE_FORCE_COLOR=0
 started=$SECONDS
