@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: console_settings
 short_description: One set of serial console settings, checked, with every string derived from it
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes the console settings (any of C(tty), C(unit), C(speed), C(word), C(parity), C(stop), C(console_order))
     and returns them complete and checked, with the strings every part of the collection derives from them - the
@@ -25,9 +25,9 @@ options:
     required: true
   prefix:
     description:
-      - How the messages name the caller's variables - a prefix (C(guest_) - C(guest_tty 'tty0' must be a serial
+      - "How the messages name the caller's variables - a prefix (C(guest_) - C(guest_tty 'tty0' must be a serial
         device name ...)), or a dict of key to variable name (C({unit: serial_console_port}); other keys are named
-        as they are).
+        as they are)."
     type: raw
     default: ""
 author:

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: libvirt_guests
 short_description: Every libvirt domain of a list of hypervisors as a guest of the serial console fleet
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Connects to each hypervisor's libvirt URI from the controller (C(qemu+ssh://) included), lists every domain
     and makes each one a host of the C(guests) group with C(serial_console_hypervisor),

@@ -7,7 +7,7 @@
 DOCUMENTATION = r"""
 module: console_log
 short_description: Read what libvirt domains printed on their serial consoles, from their console log files
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Returns, for one domain, a list of domains or every domain of a hypervisor, the output its serial console wrote
     to its console log file (the C(<log file>) of the console device, as C(domain_serial log_file) sets it, or the

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: guest_console_info
 short_description: Read a guest's whole serial console chain in one call
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads, without changing anything, everything the guest roles of this collection decide on and everything the
     C(audit) and C(doctor) playbooks judge - distribution, init system and whether systemd is booted, whether the

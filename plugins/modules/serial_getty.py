@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: serial_getty
 short_description: A systemd serial-getty on a serial tty in one call - drop-in, enabled by its unit link, started
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Guest side, systemd only (used by role C(getty)). In one module call, what would otherwise be three to five -
     writes or removes this collection's drop-in for C(serial-getty@<tty>.service), enables the unit for the next
