@@ -18,6 +18,8 @@ import sys
 import types
 from unittest import mock
 
+import pytest
+
 if importlib.util.find_spec("ansible.module_utils.testing") is None:  # ansible-core 2.19 and newer have it
     from ansible.module_utils import basic
 
@@ -32,3 +34,17 @@ if importlib.util.find_spec("ansible.module_utils.testing") is None:  # ansible-
     _compat = types.ModuleType("ansible.module_utils.testing")
     _compat.patch_module_args = patch_module_args
     sys.modules["ansible.module_utils.testing"] = _compat
+
+
+@pytest.fixture(autouse=True)
+def _modules_run_apart_from_the_controller(monkeypatch):
+    """A module runs in its own process, where warnings go into its result. Once a test of a controller plugin
+    (a filter) has imported ansible's controller code, ansible-core 2.19 sends module warnings to the display
+    instead (``module_utils._internal.is_controller``), and a module test that asserts a warning would depend on
+    the order the files run in. Each test starts as a module process would."""
+    try:
+        from ansible.module_utils import _internal
+    except ImportError:  # ansible-core < 2.19 has no controller switch
+        return
+    if hasattr(_internal, "is_controller"):
+        monkeypatch.setattr(_internal, "is_controller", False)
