@@ -216,8 +216,8 @@ def main():
             if rc != 0 or got != expected_findings(per_hv):
                 raise SystemExit("host audit of %d domains: rc %d, findings %s, expected %s (log %s)"
                                  % (n, rc, got, expected_findings(per_hv), work))
-            log("%d: host-side audit %.1f s, %.0f MiB, findings %s" % (n, r["host_audit_s"],
-                                                                         r["host_audit_rss_mib"], got))
+            log("%d: host-side audit %.1f s, %.0f MiB, findings %s"
+                % (n, r["host_audit_s"], r["host_audit_rss_mib"], got))
         for per_hv in audit_sizes:
             n = per_hv * HYPERVISORS
             inv = os.path.join(work, "a%d.libvirt_guests.yml" % n)

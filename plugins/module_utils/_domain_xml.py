@@ -1387,8 +1387,8 @@ def vnc_live_state(live_xml, inactive_xml):
         # a socket libvirt names or the host's default address: only the running domain shows the value
         live_key = live_key[:1] + (persistent_key[1],) + live_key[2:]
     settings_differ = live_key[:4] != persistent_key[:4]
-    password_differs = (live.get("passwd"), live.get("passwdValidTo")) != (persistent.get("passwd"),
-                                                                          persistent.get("passwdValidTo"))
+    password_differs = ((live.get("passwd"), live.get("passwdValidTo"))
+                        != (persistent.get("passwd"), persistent.get("passwdValidTo")))
     return settings_differ, password_differs
 
 

@@ -109,8 +109,8 @@ def classify(value):
     if not isinstance(value, str):
         return Address(INVALID, repr(value), note="not a string")
     text = value
-    if not text or len(text) > MAX_LEN + 2 or text != text.strip() or any(ord(c) < 33 or ord(c) == 127
-                                                                            for c in text):
+    if (not text or len(text) > MAX_LEN + 2 or text != text.strip()
+            or any(ord(c) < 33 or ord(c) == 127 for c in text)):
         return Address(INVALID, text, note=_NOTES[INVALID] + " (empty, too long, spaces or control characters)")
     bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
     try:

@@ -13,7 +13,7 @@ fail() { printf '[changelog] FAIL: %s\n' "$*" >&2; exit 1; }
 
 cd "$COLL"
 antsibull-changelog lint || fail "antsibull-changelog lint"
-log "lint: OK ($(ls changelogs/fragments | wc -l) fragments)"
+log "lint: OK ($(find changelogs/fragments -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l) fragments)"
 
 # Fragments describe changes to what exists; new modules, roles and playbooks are listed by the release itself.
 if hits=$(grep -rniE '(^|[-" ])new (module|modules|role|roles|playbook|playbooks)\b' changelogs/fragments); then

@@ -13,7 +13,6 @@ set -euo pipefail
 if [[ -z ${TTYFLEET_BOOT_LOCKED:-} ]]; then
   exec env TTYFLEET_BOOT_LOCKED=1 flock /var/lock/ttyfleet-boot "$0" "$@"
 fi
-here=$(cd "$(dirname "$0")" && pwd)
 PY=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
 URI=qemu:///system
 P=tf-fl-log-
@@ -69,7 +68,7 @@ echo "== 1. role console_logging"
 pid0=$(vpid)
 role "$work/f0.json" -e console_logging_max_size=4096 -e console_logging_max_backups=2 --check --diff >"$work/check.log" 2>&1 \
   || { cat "$work/check.log"; fail "check mode"; }
-cmp -s "$work/virtlogd.conf.orig" "$VL" && cmp -s "$work/qemu.conf.orig" "$QC" || fail "check mode changed a file"
+if ! { cmp -s "$work/virtlogd.conf.orig" "$VL" && cmp -s "$work/qemu.conf.orig" "$QC"; }; then fail "check mode changed a file"; fi
 [[ $(vpid) == "$pid0" ]] || fail "check mode touched virtlogd"
 grep -q '^+max_size = 4096' "$work/check.log" || { cat "$work/check.log"; fail "the diff does not show max_size"; }
 grep -q '"reexec": true' "$work/f0.json" || fail "check mode does not predict the re-exec"
@@ -77,12 +76,12 @@ grep -q '"reexec": true' "$work/f0.json" || fail "check mode does not predict th
 
 role "$work/f1.json" -e console_logging_max_size=4096 -e console_logging_max_backups=2 >"$work/run1.log" 2>&1 \
   || { cat "$work/run1.log"; fail "real run"; }
-grep -qx 'max_size = 4096' "$VL" && grep -qx 'max_backups = 2' "$VL" || fail "virtlogd.conf not set"
+if ! { grep -qx 'max_size = 4096' "$VL" && grep -qx 'max_backups = 2' "$VL"; }; then fail "virtlogd.conf not set"; fi
 grep -qx 'stdio_handler = "logd"' "$QC" || fail "qemu.conf not set"
 [[ $(grep -c '' "$VL") == $(grep -c '' "$work/virtlogd.conf.orig") ]] || fail "virtlogd.conf lost or gained lines"
 grep -q "Re-execute virtlogd (SIGUSR1)" "$work/run1.log" || fail "no re-exec task"
 grep -A1 "Re-execute virtlogd (SIGUSR1)" "$work/run1.log" | grep -q changed || { cat "$work/run1.log"; fail "virtlogd was not re-executed"; }
-[[ $(vpid) == "$pid0" ]] && [[ $(readlink /proc/"$pid0"/exe) == */virtlogd ]] || fail "virtlogd did not survive its re-exec"
+if ! { [[ $(vpid) == "$pid0" ]] && [[ $(readlink /proc/"$pid0"/exe) == */virtlogd ]]; }; then fail "virtlogd did not survive its re-exec"; fi
 # the stock qemu.conf states no stdio_handler: logd is the default, so no libvirtd restart is needed
 grep -q '"restart": false' "$work/f1.json" || fail "restart_required"
 
