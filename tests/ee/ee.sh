@@ -20,7 +20,7 @@ content=$(tar -tzf "$tarball") # captured: grep -q would end the pipe early (SIG
 if grep -qxE '(\./)?(requirements\.txt|bindep\.txt|execution-environment\.yml)' <<<"$content"; then
   fail "the tarball ships a root requirements.txt/bindep.txt/execution-environment.yml (galaxy.yml build_ignore)"
 fi
-"$VENV/bin/ansible-galaxy" collection install --offline -p "$work/collections" "$tarball" >"$work/install.log" 2>&1 ||
+"$VENV/bin/ansible-galaxy" collection install --offline --force -p "$work/collections" "$tarball" >"$work/install.log" 2>&1 ||
   { cat "$work/install.log" >&2; fail "install"; }
 
 log "ansible-builder introspect on the installed collection"
