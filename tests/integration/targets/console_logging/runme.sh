@@ -161,7 +161,7 @@ import json, os, sys
 m1, m2, m3, m4 = (json.load(open(f))["domains"][0] for f in sys.argv[1:5])
 ino, byte = (int(x) for x in m1["next_cursor"].split(":")[:2])  # inode:byte:crc32 of the first bytes
 names = {f["inode"]: f["path"] for f in m2["files"]}
-if ino in names:
+if ino in names and not m2["missed"]:
     # the cursor's file was found again (under its rotated name) and reading went on at the same byte of it
     older = sum(f["size"] for f in m2["files"][: [f["inode"] for f in m2["files"]].index(ino)])
     assert m2["start_offset"] == older + byte and not m2["missed"], (m2["start_offset"], older, byte)
@@ -169,11 +169,12 @@ if ino in names:
     print("cursor across a rotation: found in", os.path.basename(names[ino]), "at byte", byte)
 else:
     assert m2["missed"] and m2["start_offset"] == 0, m2
+    # rotated out of the kept files, or its inode was reused by a newer file (the crc of its head tells them apart)
     print("cursor rotated out of the kept files: missed=true, read from the oldest byte")
 assert "SeaBIOS" not in m2["output"] and "********" in m2["output"], m2["output"][:200]
 assert "LogPw123" not in json.dumps([m1, m2, m3, m4])
 lines = m3["output"].splitlines()
-assert 1 <= len(lines) <= 3 and m3["next_offset"] == m3["size"], m3
+assert 1 <= len(lines) <= 3 and m3["next_offset"] >= m3["size"], m3  # the domain still writes: the read may end past the listed size
 assert m4["missed"] is True and m4["start_offset"] == 0, m4
 print("redaction, last N lines, an unknown cursor: ok")
 PY
@@ -191,12 +192,18 @@ role "$work/f3.json" -e console_logging_max_size=65536 -e console_logging_max_ba
 grep -q '"reexec": true' "$work/f3.json" || fail "no re-exec"
 [[ $(vpid) == "$pid0" ]] || fail "virtlogd changed pid"
 sleep 3
-virsh -c "$URI" domstate "${P}a" | grep -q running || fail "the domain stopped"
+state=$(virsh -c "$URI" domstate "${P}a")  # captured: grep -q could end the pipe early (SIGPIPE under pipefail)
+[[ $state == running* ]] || fail "the domain stopped (state: $state)"
 # the log goes on: either the same file grew, or it rotated on (its old inode is now a backup)
 if [[ $(stat -c %i "$LOG") == "$ino_before" ]]; then
   [[ $(stat -c %s "$LOG") -gt $size_before ]] || fail "the console log stopped growing after the re-exec"
 else
-  [[ $(stat -c %i "$LOG.0") == "$ino_before" ]] || fail "the console log was replaced, not rotated"
+  # at ~200 bytes/s against max_size 4096 it may have rotated once or twice during the role's run
+  rotated=""
+  for b in "$LOG.0" "$LOG.1"; do
+    if [[ -e $b && $(stat -c %i "$b") == "$ino_before" ]]; then rotated=$b; fi
+  done
+  [[ -n $rotated ]] || fail "the console log was replaced, not rotated (its inode is in no kept backup)"
 fi
 sleep 3
 big=$(stat -c %s "$LOG")
