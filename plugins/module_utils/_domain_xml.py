@@ -25,8 +25,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _exposure as exposure
-
-REDACTED = "********"
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._redact import REDACTED
 
 SERIAL_PORTS = (0, 1, 2, 3)
 SERIAL_TARGET_TYPES = ("isa-serial", "pci-serial", "system-serial", "virtio")
