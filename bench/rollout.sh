@@ -19,28 +19,38 @@ trap cleanup EXIT
 log() { printf '[bench-rollout %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 now() { date +%s.%N; }
 
-# console_prompt from the command line; prints seconds to login: (or fails)
-prompt_seconds() { # GUEST POWER
-  local tree
+# console_prompt power=start on GUEST... at once, from one controller with a fork per guest (as the rollout's
+# power-cycle phase runs them); writes OUTFILE-GUEST.json and prints "GUEST SECONDS" (seconds from resume to login:)
+prompt_seconds() { # OUTFILE GUEST...
+  local base=$1 tree g; shift
   tree=$(mktemp -d)
-  "$ANSIBLE" lab-hypervisor -i "$lab/inventory.yml" -m ttyfleet.serial_console.console_prompt \
-    -a "name=$1 power=$2 timeout_s=600" --tree "$tree" >/dev/null 2>&1 || true
-  mv "$tree/lab-hypervisor" "$out/prompt-$1-$2.json"
+  "$ANSIBLE" "$(IFS=:; echo "$*")" -i "$lab/inventory.yml" -c local -e "ansible_python_interpreter=$PY" -f "$#" \
+    -m ttyfleet.serial_console.console_prompt -a 'name={{ inventory_hostname }} power=start timeout_s=600' \
+    --tree "$tree" >"$base.log" 2>&1 || true
+  for g in "$@"; do
+    [[ -f $tree/$g ]] || { echo "no console_prompt result for $g: see $base.log" >&2; rm -rf "$tree"; return 1; }
+    mv "$tree/$g" "$base-$g.json"
+    "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1]))
+assert r.get("matched") and r.get("power_action") == "started", (r.get("power_action"), r.get("msg"))
+print(sys.argv[2], "%.1f" % r["seconds"])' "$base-$g.json" "$g" || { rm -rf "$tree"; return 1; }
+  done
   rm -rf "$tree"
-  "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1]))
-assert r.get("matched"), r.get("msg"); print("%.1f" % r["seconds"])' "$out/prompt-$1-$2.json"
 }
 
-shut_off() { # GUEST...: ACPI shutdown of each, then wait until all are shut off
-  local g
+shut_off() { # GUEST...: ACPI shutdown of each, then wait until all are shut off (fail after 180 s)
+  local g state
   for g in "$@"; do virsh -c qemu:///system shutdown "$g" >/dev/null; done
   for g in "$@"; do
     for _ in $(seq 1 180); do
-      [[ $(virsh -c qemu:///system domstate "$g") == "shut off" ]] && break
+      state=$(virsh -c qemu:///system domstate "$g")
+      [[ $state == "shut off" ]] && continue 2
       sleep 1
     done
+    echo "$g did not shut down within 180 s (state: $state)" >&2; return 1
   done
 }
+
+load() { cut -d' ' -f1 /proc/loadavg; }
 
 results=()
 floor=""
@@ -51,7 +61,8 @@ for n in "${sizes[@]}"; do
   cleanup
   bash "$ROOT/scripts/lab.sh" create "$lab" "${names[@]}" >"$out/lab-create-$n.log" 2>&1 ||
     { tail -n 30 "$out/lab-create-$n.log"; exit 1; }
-  log "N=$n: rollout (restart allowed)"
+  load0=$(load)
+  log "N=$n: rollout (restart allowed); load average $load0 ($(cut -d' ' -f1-3 /proc/loadavg); $(pgrep -c -f mmdebstrap || true) mmdebstrap processes)"
   t0=$(now)
   # every output line gets its arrival time, so the phases (plays) can be timed too
   "$PLAYBOOK" -i "$lab/inventory.yml" -e serial_console_restart_ok=true -e serial_console_report_dir="$out/report-$n" \
@@ -85,24 +96,18 @@ print(" ".join("%.1f" % r["seconds_to_prompt"] for r in s))' "$out/report-$n/rol
   for i in $(seq 1 "$n"); do guests+=("lab-bench-$i"); done
   if [[ -z $floor && $n -ne 1 ]]; then
     shut_off lab-bench-1
-    floor=$(prompt_seconds lab-bench-1 start)
+    floor=$(prompt_seconds "$out/floor-single" lab-bench-1 | cut -d' ' -f2)
     log "single-guest floor: cold boot to login: ${floor}s"
   fi
   shut_off "${guests[@]}"
   t0=$(now)
-  pids=()
-  for g in "${guests[@]}"; do prompt_seconds "$g" start >"$out/floor-$n-$g.s" & pids+=($!); done
-  for pid in "${pids[@]}"; do wait "$pid"; done
+  prompt_seconds "$out/floor-$n" "${guests[@]}" >"$out/floor-$n.s"
   t1=$(now)
-  nfloor=$("$PY" - "$out" "$n" "${guests[@]}" <<'PY'
-import sys
-out, n, guests = sys.argv[1], sys.argv[2], sys.argv[3:]
-print("%.1f" % max(float(open("%s/floor-%s-%s.s" % (out, n, g)).read()) for g in guests))
-PY
-)
+  nfloor=$(sort -k2 -n "$out/floor-$n.s" | tail -n 1 | cut -d' ' -f2)
   [[ -n $floor ]] || floor=$nfloor
-  log "N=$n: floor, $n configured guests cold-booted at once: slowest login: after ${nfloor}s ($("$PY" -c "print('%.1f' % ($t1 - $t0))") s with Ansible start-up)"
-  results+=("$n $wall floor=$nfloor $phases $prompts")
+  load1=$(load)
+  log "N=$n: floor, $n configured guests cold-booted at once: slowest login: after ${nfloor}s ($(tr '\n' ' ' <"$out/floor-$n.s"); $("$PY" -c "print('%.1f' % ($t1 - $t0))") s with Ansible start-up); load average $load1 ($(cut -d' ' -f1-3 /proc/loadavg))"
+  results+=("$n $wall floor=$nfloor load0=$load0 load1=$load1 $phases $prompts")
 done
 
 "$PY" - "$floor" "$out" "${results[@]}" <<'PY'
@@ -110,20 +115,21 @@ import json, sys
 floor, out, rows = float(sys.argv[1]), sys.argv[2], [r.split() for r in sys.argv[3:]]
 print("\nRollout wall time vs the N-guest floor (N configured guests cold-booted to login: at once)")
 print("and vs the old single-guest floor (one configured guest cold-booted to login: = %.1f s)" % floor)
-print("  guests | rollout s | N-floor s | x N-floor | x 1-floor | s to login: after each start")
-print("  -------+-----------+-----------+-----------+-----------+------------------------------")
+print("  guests | rollout s | N-floor s | x N-floor | x 1-floor | load before/after | s to login: after each start")
+print("  -------+-----------+-----------+-----------+-----------+-------------------+-----------------------------")
 data = []
 for r in rows:
     n, wall = int(r[0]), float(r[1])
     kv = dict(x.split("=") for x in r[2:] if "=" in x)
     nfloor = float(kv.pop("floor"))
+    load = [float(kv.pop("load0")), float(kv.pop("load1"))]
     prompts = [float(x) for x in r[2:] if "=" not in x]
-    print("  %6d | %9.1f | %9.1f | %9.2f | %9.2f | %s" % (n, wall, nfloor, wall / nfloor, wall / floor,
-                                                        " ".join("%.1f" % p for p in prompts)))
-    print("         |           |           |           |           |   phases (s): %s"
+    print("  %6d | %9.1f | %9.1f | %9.2f | %9.2f | %8.2f %8.2f | %s"
+          % (n, wall, nfloor, wall / nfloor, wall / floor, load[0], load[1], " ".join("%.1f" % p for p in prompts)))
+    print("         |           |           |           |           |                   |   phases (s): %s"
           % ", ".join("%s %s" % item for item in kv.items()))
     data.append({"guests": n, "rollout_s": wall, "floor_n_s": nfloor, "ratio_n_floor": round(wall / nfloor, 2),
-                 "ratio": round(wall / floor, 2), "seconds_to_prompt": prompts,
+                 "ratio": round(wall / floor, 2), "load_before_after": load, "seconds_to_prompt": prompts,
                  "phases_s": {k: float(v) for k, v in kv.items()}})
 for d in data:
     print("  goal (issue 10): %d guest(s) <= 1.3x its N-guest floor: %s (%.2fx)"
