@@ -26,8 +26,8 @@ def _plain(value):
     return value
 
 
-def domain_findings(info, settings, serial=None, vnc=None):
-    return _findings.domain_findings(_plain(settings), _plain(info), _plain(serial), _plain(vnc))
+def domain_findings(info, settings, serial=None, vnc=None, logging=None):
+    return _findings.domain_findings(_plain(settings), _plain(info), _plain(serial), _plain(vnc), _plain(logging))
 
 
 def guest_findings(guest_info, settings, domain_info=None, unreachable=None, guest=None):

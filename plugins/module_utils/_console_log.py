@@ -161,6 +161,31 @@ def tail(path, lines, max_bytes=1048576):
     return got
 
 
+# --- Which file logs a console (console_log reads it; the audit's console_not_logged finds none) -------------------
+
+
+def log_path(devices, port=None):
+    """(path, None) of the file that logs a console, or (None, why not).
+
+    ``devices``: one copy of a domain as domain_console_info describes it (``serials``, ``consoles``). ``port``: the
+    serial target port whose log is meant; None, the console ``virsh console`` opens (the first console, else the
+    first serial). A console is logged by its ``<log file>``, or, for a ``file`` chardev, by its source file.
+    """
+    if port is None:
+        devs = list(devices.get("consoles") or []) + list(devices.get("serials") or [])
+    else:
+        devs = [d for d in devices.get("serials") or [] if d.get("target_port") == port]
+    if not devs:
+        return None, ("the domain has no serial port %d" % port) if port is not None else "the domain has no console"
+    dev = devs[0]
+    if dev.get("log_file"):
+        return dev["log_file"], None
+    if dev.get("type") == "file" and dev.get("source_path"):
+        return dev["source_path"], None
+    return None, ("the console is not logged (no <log file> on its %s device): console_not_logged; "
+                  "domain_serial log_file=... adds one" % dev.get("type"))
+
+
 # --- How the hypervisor logs: the data behind the audit's console_log_unbounded ----------------------------------
 
 VIRTLOGD_DEFAULTS = {"max_size": 2097152, "max_backups": 3}

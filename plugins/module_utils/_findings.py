@@ -14,12 +14,16 @@ Inputs (all plain data, as the modules return them):
 
 ``settings``
     The fleet's console settings for this guest: ``port`` (0-3; the tty is ``ttyS<port>``), ``speed``, ``word``,
-    ``parity``, ``stop``, ``vnc`` (whether the fleet manages VNC) and ``vnc_listen``.
+    ``parity``, ``stop``, ``vnc`` (whether the fleet manages VNC), ``vnc_listen`` and ``logging`` (whether the fleet
+    keeps console logs: only then are ``console_not_logged`` and ``console_log_unbounded`` judged; opt-in).
 ``info``
     The guest's domain's entry of ``domain_console_info`` (its ``config`` key is the persistent config).
 ``serial`` / ``vnc``
     The domain's entries of ``domain_serial`` / ``domain_vnc`` run in check mode with the fleet settings (what a
     rollout would change), or None where not run.
+``logging``
+    How the domain's hypervisor bounds console logs: ``console_log``'s ``logging`` (``stdio_handler``, ``max_size``,
+    ``max_backups``, ``bounded``), read once per hypervisor; None where not known.
 ``guest``
     What the guest side read (one dict; see ``guest_findings``).
 
@@ -33,8 +37,8 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _console_log, _exposure
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _console_settings as cs
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _exposure
 
 HOST = "host"
 GUEST = "guest"
@@ -45,7 +49,7 @@ Kind = namedtuple("Kind", "name side drift means fix check")
 class Context:
     """What the checks of one guest read: the settings and the modules' answers, with the derived strings."""
 
-    def __init__(self, settings, info=None, serial=None, vnc=None, guest=None, host_ports=None):
+    def __init__(self, settings, info=None, serial=None, vnc=None, guest=None, host_ports=None, logging=None):
         s = dict(settings or {})
         self.port = int(s.get("port", 0))
         self.tty = cs.tty_of_port(self.port)
@@ -55,6 +59,8 @@ class Context:
         self.stop = int(s.get("stop", 1))
         self.vnc_managed = bool(s.get("vnc", True))
         self.vnc_listen = s.get("vnc_listen", "127.0.0.1")
+        self.logging_kept = bool(s.get("logging", False))
+        self.logging = logging
         self.console = cs.kernel_console(self.tty, self.speed, self.word, self.parity)
         self.serial_cmd = cs.serial_command(self.port, self.speed, self.word, self.parity, self.stop)
         self.info = info or {}
@@ -172,6 +178,35 @@ def _spice_exposed(ctx):
 def _vnc(ctx):
     if ctx.vnc.get("changed") and not _vnc_exposed(ctx):
         return ["VNC differs from the fleet settings: %s" % "; ".join(ctx.vnc.get("changes") or [])]
+    return []
+
+
+def _logged(ctx):
+    """(path, why not) of the file that logs the fleet's serial port in the domain config; (None, None) when the
+    config has no such port (serial_console reports that) or the fleet keeps no console logs."""
+    if not ctx.logging_kept:
+        return None, None
+    if not any(d.get("target_port") == ctx.port for d in ctx.config.get("serials") or []):
+        return None, None
+    return _console_log.log_path(ctx.config, ctx.port)
+
+
+def _console_not_logged(ctx):
+    path, why_not = _logged(ctx)
+    if path is None and why_not is not None:
+        dev = next(d for d in ctx.config["serials"] if d.get("target_port") == ctx.port)
+        return ["serial port %d (%s) has no <log file>: what it prints is lost unless someone is attached"
+                % (ctx.port, dev.get("type"))]
+    return []
+
+
+def _console_log_unbounded(ctx):
+    path, _why_not = _logged(ctx)
+    logging = ctx.logging or {}
+    if path is not None and logging.get("bounded") is False:
+        return ["%s grows without limit: the hypervisor's qemu.conf has stdio_handler = \"%s\", so QEMU writes it "
+                "itself and virtlogd never rotates it (max_size %s, max_backups %s apply only with logd)"
+                % (path, logging.get("stdio_handler"), logging.get("max_size"), logging.get("max_backups"))]
     return []
 
 
@@ -347,6 +382,17 @@ TABLE = (
          "make SPICE listen on 127.0.0.1 or a socket (virsh edit), then power-cycle the domain", _spice_exposed),
     Kind("vnc", HOST, True, "the VNC device differs from the fleet's settings otherwise (missing, port, keymap...)",
          "run the rollout (domain_vnc)", _vnc),
+    Kind("console_not_logged", HOST, True,
+         "with serial_console_logging: the fleet's serial port has no `<log file>` and is no file chardev "
+         "(its output is lost)",
+         "give the port a log file (domain_serial port={port} "
+         "log_file=/var/log/libvirt/qemu/<domain>-serial{port}.log, see the role console_logging), then power-cycle "
+         "the domain", _console_not_logged),
+    Kind("console_log_unbounded", HOST, True,
+         "with serial_console_logging: the console is logged, but the hypervisor's virtlogd does not bound the log "
+         "(qemu.conf stdio_handler is not logd)",
+         "run the role console_logging on the hypervisor (stdio_handler logd, max_size, max_backups), then "
+         "power-cycle the domain", _console_log_unbounded),
     Kind("domain_not_running", HOST, False, "note only, not drift: the guest side could not be audited",
          "start the domain (console_prompt power=start shows its console from the first byte)", _domain_not_running),
     Kind("guest_unreachable", GUEST, True,
@@ -396,10 +442,11 @@ def finding(kind, detail, fix=None):
     return {"side": k.side, "kind": kind, "detail": detail, "fix": k.fix if fix is None else fix}
 
 
-def domain_findings(settings, info, serial=None, vnc=None):
-    """The host-side findings of one domain, in table order."""
-    return _run(Context(settings, info=info, serial=serial, vnc=vnc if (settings or {}).get("vnc", True) else None),
-                HOST)
+def domain_findings(settings, info, serial=None, vnc=None, logging=None):
+    """The host-side findings of one domain, in table order. ``logging``: its hypervisor's console_log
+    ``logging`` (None: not known, so console_log_unbounded is not judged)."""
+    return _run(Context(settings, info=info, serial=serial, vnc=vnc if (settings or {}).get("vnc", True) else None,
+                        logging=logging), HOST)
 
 
 def guest_findings(settings, guest, host_ports=None):

@@ -191,23 +191,6 @@ from ansible_collections.ttyfleet.serial_console.plugins.module_utils._redact im
 MAX_BYTES = 16 * 1024 * 1024
 
 
-def log_path(info, port):
-    """The log file of the console to read: the port's serial, else the console `virsh console` opens."""
-    if port is None:
-        devices = (info["consoles"] or []) + (info["serials"] or [])
-    else:
-        devices = [d for d in info["serials"] if d.get("target_port") == port]
-    if not devices:
-        return None, ("the domain has no serial port %d" % port) if port is not None else "the domain has no console"
-    dev = devices[0]
-    if dev.get("log_file"):
-        return dev["log_file"], None
-    if dev.get("type") == "file" and dev.get("source_path"):
-        return dev["source_path"], None
-    return None, ("the console is not logged (no <log file> on its %s device): console_not_logged; "
-                  "domain_serial log_file=... adds one" % dev.get("type"))
-
-
 def vnc_passwords(xml_text):
     import xml.etree.ElementTree as ET
 
@@ -224,7 +207,7 @@ def read_one(module, sel, p):
         raise _libvirt.LibvirtFailure("domain %s: %s" % (sel.name, e)) from e
     entry = {"name": sel.name, "log_file": None, "output": "", "start_offset": 0, "next_offset": 0,
              "next_cursor": None, "size": 0, "more": False, "missed": False, "files": [], "note": None}
-    path, note = log_path(info, p["port"])
+    path, note = _console_log.log_path(info, p["port"])
     if path is None:
         entry["note"] = note
         return entry

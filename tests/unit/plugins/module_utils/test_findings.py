@@ -54,6 +54,22 @@ def info(config_devices, live_devices=None, state=None):
 CLEAN_HOST = {"info": info(SERIAL0 + VNC_LOOP, SERIAL0 + VNC_LOOP), "serial": {"changed": False},
               "vnc": {"changed": False}}
 
+LOGGING = dict(SETTINGS, logging=True)
+LOGGED0 = ("<serial type='pty'><log file='/var/log/libvirt/qemu/d1-serial0.log' append='on'/>"
+           "<target type='isa-serial' port='0'/></serial>"
+           "<console type='pty'><log file='/var/log/libvirt/qemu/d1-serial0.log' append='on'/>"
+           "<target type='serial' port='0'/></console>")
+FILE0 = ("<serial type='file'><source path='/var/log/libvirt/qemu/d1-ttyS0.txt'/>"
+         "<target type='isa-serial' port='0'/></serial>"
+         "<console type='file'><source path='/var/log/libvirt/qemu/d1-ttyS0.txt'/>"
+         "<target type='serial' port='0'/></console>")
+SERIAL1 = "<serial type='pty'><target type='isa-serial' port='1'/></serial>"
+# console_log's `logging` (what _console_log.logging_config makes of virtlogd.conf and qemu.conf)
+BOUNDED = {"stdio_handler": "logd", "max_size": 2097152, "max_backups": 3, "bounded": True,
+           "kept_bytes_per_log": 8388608}
+UNBOUNDED = dict(BOUNDED, stdio_handler="file", bounded=False)
+LOGGED_HOST = dict(CLEAN_HOST, settings=LOGGING, info=info(LOGGED0 + VNC_LOOP, LOGGED0 + VNC_LOOP))
+
 # Each host case: (name, inputs, the kinds it must find). Every host kind of the table has at least one.
 HOST_CASES = [
     ("clean, running", CLEAN_HOST, []),
@@ -95,11 +111,40 @@ HOST_CASES = [
      ["domain_not_running"]),
     ("VNC keymap differs", dict(CLEAN_HOST, vnc={"changed": True, "changes": ["keymap"]}), ["vnc"]),
     ("the fleet does not manage VNC", dict(CLEAN_HOST, vnc={"changed": True}, settings=dict(SETTINGS, vnc=False)), []),
+    # console logs (serial_console_logging: opt-in, so a fleet that never asked for logging sees no drift)
+    ("pty console without a log, logging not asked for", CLEAN_HOST, []),
+    ("pty console without a log", dict(CLEAN_HOST, settings=LOGGING), ["console_not_logged"]),
+    ("log only in the live copy: the config judged", dict(
+        CLEAN_HOST, settings=LOGGING, info=info(SERIAL0 + VNC_LOOP, LOGGED0 + VNC_LOOP)),
+     ["console_not_logged", "restart_pending"]),
+    ("logged, virtlogd bounds it", dict(LOGGED_HOST, logging=BOUNDED), []),
+    ("logged, hypervisor logging unknown (remote URI)", dict(LOGGED_HOST, logging=None), []),
+    ("logged, QEMU writes the log itself", dict(LOGGED_HOST, logging=UNBOUNDED), ["console_log_unbounded"]),
+    ("logged, QEMU writes the log itself, logging not asked for",
+     dict(LOGGED_HOST, settings=SETTINGS, logging=UNBOUNDED), []),
+    ("file chardev is its own log", dict(CLEAN_HOST, settings=LOGGING, logging=BOUNDED, info=info(
+        FILE0 + VNC_LOOP, FILE0 + VNC_LOOP)), []),
+    ("file chardev, QEMU writes it itself", dict(CLEAN_HOST, settings=LOGGING, logging=UNBOUNDED, info=info(
+        FILE0 + VNC_LOOP, FILE0 + VNC_LOOP)), ["console_log_unbounded"]),
+    ("no serial port at all: serial_console says it, not console_not_logged", dict(
+        CLEAN_HOST, settings=LOGGING, info=info(VNC_LOOP, VNC_LOOP),
+        serial={"changed": True, "changes": ["add serial port 0"]}), ["serial_console"]),
+    ("another port is logged, the fleet's is not", dict(CLEAN_HOST, settings=dict(LOGGING, port=1), info=info(
+        LOGGED0 + SERIAL1 + VNC_LOOP, LOGGED0 + SERIAL1 + VNC_LOOP)), ["console_not_logged"]),
 ]
 
 
 def host_findings(case):
-    return _findings.domain_findings(case.get("settings", SETTINGS), case["info"], case.get("serial"), case.get("vnc"))
+    return _findings.domain_findings(case.get("settings", SETTINGS), case["info"], case.get("serial"), case.get("vnc"),
+                                     **({"logging": case["logging"]} if "logging" in case else {}))
+
+
+def test_console_log_findings_name_the_port_and_the_file():
+    [f] = host_findings(dict(CLEAN_HOST, settings=LOGGING))
+    assert f["detail"] == "serial port 0 (pty) has no <log file>: what it prints is lost unless someone is attached", f
+    [f] = host_findings(dict(LOGGED_HOST, logging=UNBOUNDED))
+    assert f["detail"].startswith("/var/log/libvirt/qemu/d1-serial0.log grows without limit"), f
+    assert 'stdio_handler = "file"' in f["detail"] and "console_logging" in f["fix"], f
 
 
 @pytest.mark.parametrize("name, case, want", HOST_CASES, ids=[c[0] for c in HOST_CASES])
