@@ -5,8 +5,10 @@
 #
 # usage: bench/rollout.sh [N...]      default: 1 2 4 (guests at once; TCG costs one host core per guest)
 # Needs the synced collection (make sync) and the lab images (scripts/build-image.sh; built on first use).
-# BENCH_NICE=-10: run the bench (controller) and every thread of the lab guests' QEMU processes at that nice value,
-# so that other load on a shared machine takes less from rollout and floor alike (say so with the figures).
+# BENCH_NICE=-10: run the bench (the controller) at that nice value and give libvirt's machine cgroup (every guest
+# QEMU) the CPU weight of that nice value for the run (restored at the end), so that other load on a shared machine
+# takes less from rollout and floor alike. Nice alone does not reach the guests: libvirt puts each QEMU in a cgroup
+# of its own under machine/, which competes with the rest of the host as one nice-0 task. Say so with the figures.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lab-common.sh
@@ -17,20 +19,24 @@ out=$here/results/rollout-$stamp
 mkdir -p "$out"
 lab=$out/lab
 cleanup() { bash "$ROOT/scripts/lab.sh" destroy "$lab" >/dev/null 2>&1 || true; }
-watcher=""
-trap 'cleanup; [[ -z $watcher ]] || kill "$watcher" 2>/dev/null || true' EXIT
+machine_cg=""
+machine_weight=""
+trap 'cleanup; [[ -z $machine_cg ]] || echo "$machine_weight" >"$machine_cg" || true' EXIT
 log() { printf '[bench-rollout %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 if [[ -n ${BENCH_NICE:-} ]]; then
   renice -n "$BENCH_NICE" -p $$ >/dev/null
-  # libvirtd starts each QEMU (lab create, each power cycle, each floor boot): renice every thread of it (the vCPU
-  # threads are threads), once a second
-  (while sleep 1; do
-    for pid in $(pgrep -f 'guest=lab-bench-[0-9]+,' || true); do
-      for task in /proc/"$pid"/task/*; do renice -n "$BENCH_NICE" -p "${task##*/}" >/dev/null 2>&1 || true; done
-    done
-  done) &
-  watcher=$!
-  log "bench and lab guests at nice $BENCH_NICE"
+  for f in /sys/fs/cgroup/cpu/machine/cpu.shares /sys/fs/cgroup/machine.slice/cpu.weight /sys/fs/cgroup/machine/cpu.weight; do
+    [[ -w $f ]] || continue
+    machine_weight=$(<"$f")
+    # the kernel's weight for a nice value: 1024 (cgroup v1 shares) or 100 (v2 weight) x 1.25^-nice
+    weight=$("$PY" -c 'import sys; print(round((1024 if sys.argv[1].endswith("shares") else 100) * 1.25 ** -int(sys.argv[2])))' \
+      "$f" "$BENCH_NICE")
+    echo "$weight" >"$f"
+    machine_cg=$f
+    log "bench at nice $BENCH_NICE; guests' cgroup $f: $weight (was $machine_weight)"
+    break
+  done
+  [[ -n $machine_cg ]] || log "bench at nice $BENCH_NICE; no machine cgroup found: the guests' CPU weight is unchanged"
 fi
 now() { date +%s.%N; }
 
