@@ -10,8 +10,6 @@ tested). Documentation: one ``<filter>.yml`` beside this file.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _findings, _fleet_report
@@ -53,8 +51,14 @@ _ROLLOUT_KEYS = ("inventory_hostname", "__sc_target", "__sc_host", "__sc_host_fa
                  "__sc_needs_cycle", "__sc_cycle_why", "__sc_prompt")
 
 
-def audit_report(hostvars_list):
-    return _fleet_report.audit_report(_records(hostvars_list, _AUDIT_KEYS))
+def audit_report(targets, hosts=None, guest_hostvars=None):
+    """From the plan's targets, the host phase's results (guest -> entry, or a list of such mappings, one per
+    hypervisor) and the guest phase's host variables (the guests it read)."""
+    merged = {}
+    for part in (hosts if isinstance(hosts, (list, tuple)) else [hosts or {}]):
+        merged.update(_plain(part or {}))
+    return _fleet_report.audit_report(_fleet_report.audit_records(
+        _plain(targets), merged, _records(guest_hostvars or [], _AUDIT_KEYS)))
 
 
 def audit_junit(report):
@@ -74,25 +78,32 @@ def pick_domain(loop_results, group_id, domain, module):
 
 
 def host_groups(hostvars_list):
-    """The guests of a play grouped into one module call each: same hypervisor, URI, port and VNC settings.
-
-    Guests with different VNC passwords land in different groups; the groups hold no password and nothing made
-    from one (so loop items and registered results are safe to show), only the guests whose variables to read.
-    """
-    groups = OrderedDict()
+    """The guests of a play grouped into one module call each: same hypervisor, URI, port, VNC and logging
+    settings. Guests with different VNC passwords land in different groups; the groups hold no password and
+    nothing made from one (so loop items and registered results are safe to show)."""
+    targets, passwords = [], {}
     for h in hostvars_list:
         t = _plain(h.get("__sc_target"))
         if not t:
             raise AnsibleFilterError("host_groups: %s has no __sc_target (run tasks/targets.yml first)"
                                      % h.get("inventory_hostname"))
-        key = (t["hypervisor"], t["uri"], t["port"], t["vnc"], t.get("vnc_listen"), t.get("vnc_wildcard"),
-               h.get("serial_console_vnc_password"))
-        groups.setdefault(key, []).append(t)
-    return [{"id": i, "hypervisor": g[0]["hypervisor"], "uri": g[0]["uri"], "port": g[0]["port"],
-             "vnc": g[0]["vnc"], "vnc_listen": g[0].get("vnc_listen"), "vnc_wildcard": g[0].get("vnc_wildcard"),
-             "guest": g[0]["guest"], "domains": [t["domain"] for t in g],
-             "guests": [t["guest"] for t in g]}
-            for i, g in enumerate(groups.values())]
+        targets.append(t)
+        passwords[t["guest"]] = h.get("serial_console_vnc_password")
+    return _fleet_report.group_targets(targets, passwords)
+
+
+def fleet_plan(guests, hostvars, defaults, inventory_hosts):
+    """The host phase's plan (targets, groups per hypervisor, problems), reading each guest's variables once."""
+    def variables_of(guest):
+        v = hostvars[guest]
+        return {var: _plain(v.get(var)) for _key, var in _fleet_report.TARGET_VARS + (
+            (None, "serial_console_vnc_password"),) if var in v}
+    return _plain(_fleet_report.plan(list(guests), variables_of, _plain(defaults), list(inventory_hosts)))
+
+
+def host_results(groups, serial_results, vnc_results, info_results=None, log_results=None):
+    return _plain(_fleet_report.host_results(_plain(groups), _plain(serial_results), _plain(vnc_results),
+                                             _plain(info_results), _plain(log_results)))
 
 
 class FilterModule:
@@ -107,4 +118,6 @@ class FilterModule:
             "restart_reasons": restart_reasons,
             "host_groups": host_groups,
             "pick_domain": pick_domain,
+            "fleet_plan": fleet_plan,
+            "host_results": host_results,
         }

@@ -2,7 +2,12 @@
 # Copyright: ttyfleet.serial_console contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The fleet playbooks' reports, from what their plays recorded per guest. Pure: data in, data out.
+"""The fleet playbooks' host-phase plan and results, and their reports. Pure: data in, data out.
+
+``plan`` reads each guest's variables once and returns the targets, checked, and the groups of the host phase
+(one module call per hypervisor, URI and device settings); ``host_results`` maps the calls' answers back to each
+guest, with its host-side findings, in one pass; ``audit_records`` joins them with what the guest phase read.
+(Over 400 lines on purpose: plan -> results -> records -> report is one data flow, tested as one.)
 
 ``audit_report`` and ``rollout_summary`` take one record per guest: the guest's host variables as the fleet
 playbooks leave them (``inventory_hostname`` and the playbooks' private ``__sc_*`` facts, read here and nowhere
@@ -15,6 +20,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import Counter, OrderedDict
 
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _console_settings as cs
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _findings
 
 
@@ -220,3 +226,202 @@ def pick_domain(loop_results, group_id, domain, module):
                 return d
         return {"failed": True, "msg": "domain %s is missing from the hypervisor's answer" % domain}
     return {}
+
+
+# ---------------------------------------------------------------------------------- the plan of the host phase
+
+# The public variables a guest's target is made of (docs/fleet.md), and the key of each in ``defaults``
+# (playbooks/vars/fleet.yml's __sc_defaults, their one home). ``domain`` defaults to the guest's inventory name.
+TARGET_VARS = (
+    ("hypervisor", "serial_console_hypervisor"),
+    ("domain", "serial_console_domain"),
+    ("uri", "serial_console_uri"),
+    ("port", "serial_console_port"),
+    ("speed", "serial_console_speed"),
+    ("word", "serial_console_word"),
+    ("parity", "serial_console_parity"),
+    ("stop", "serial_console_stop"),
+    ("vnc", "serial_console_vnc"),
+    ("vnc_listen", "serial_console_vnc_listen"),
+    ("vnc_wildcard", "serial_console_vnc_allow_wildcard_listen"),
+    ("logging", "serial_console_logging"),
+    ("verify", "serial_console_verify"),
+)
+_BOOLS = ("vnc", "vnc_wildcard", "logging")
+_TRUE = ("1", "true", "yes", "on", "y", "t")
+
+
+def _as_bool(value):
+    return value is True or str(value).strip().lower() in _TRUE
+
+
+def target(guest, variables, defaults, inventory_hosts):
+    """(target, problems) of one guest from its variables: where its domain lives and the fleet's settings for it.
+
+    ``variables``: the guest's host variables (a mapping; only the serial_console_* of TARGET_VARS are read);
+    ``defaults``: the default of each target key; ``inventory_hosts``: every host name of the inventory (the
+    hypervisor must be one). The console settings are checked by _console_settings (their one home).
+    """
+    v = {}
+    for key, var in TARGET_VARS:
+        value = variables.get(var)
+        v[key] = (guest if key == "domain" else defaults.get(key)) if value is None else value
+    problems = []
+    if v["hypervisor"] is None or v["hypervisor"] not in inventory_hosts:
+        problems.append("needs serial_console_hypervisor naming a host of the inventory (got %s)"
+                        % (v["hypervisor"] if v["hypervisor"] is not None else "nothing"))
+    if v["verify"] not in ("restarted", "all", "none"):
+        problems.append("serial_console_verify must be restarted, all or none (got %s)" % v["verify"])
+    for key in _BOOLS:
+        v[key] = _as_bool(v[key])
+    try:
+        s = cs.settings({"unit": v["port"], "speed": v["speed"], "word": v["word"], "parity": v["parity"],
+                         "stop": v["stop"]},
+                        {"unit": "serial_console_port", "speed": "serial_console_speed",
+                         "word": "serial_console_word", "parity": "serial_console_parity",
+                         "stop": "serial_console_stop"})
+    except ValueError as e:
+        problems.append(str(e))
+        s = None
+    if problems:
+        return None, ["guest %s: %s" % (guest, p) for p in problems]
+    t = OrderedDict([("guest", guest), ("domain", str(v["domain"])), ("hypervisor", str(v["hypervisor"])),
+                     ("uri", str(v["uri"])), ("port", s["port"]), ("vnc", v["vnc"]),
+                     ("vnc_listen", str(v["vnc_listen"])), ("vnc_wildcard", v["vnc_wildcard"]),
+                     ("logging", v["logging"])])
+    t["settings"] = {"port": s["port"], "speed": s["speed"], "word": s["word"], "parity": s["parity"],
+                     "stop": s["stop"], "vnc": v["vnc"], "vnc_listen": t["vnc_listen"], "logging": v["logging"]}
+    return t, []
+
+
+def group_targets(targets, passwords=None):
+    """The targets grouped into one module call each: same hypervisor, URI, port, VNC and logging settings.
+
+    Guests with different VNC passwords (``passwords``: guest -> password, or None) land in different groups; a
+    group holds no password and nothing made from one, only ``guest``, the guest whose password to use.
+    """
+    passwords = passwords or {}
+    groups = OrderedDict()
+    for t in targets:
+        key = (t["hypervisor"], t["uri"], t["port"], t["vnc"], t.get("vnc_listen"), t.get("vnc_wildcard"),
+               bool(t.get("logging")), passwords.get(t["guest"]))
+        groups.setdefault(key, []).append(t)
+    return [{"id": i, "hypervisor": g[0]["hypervisor"], "uri": g[0]["uri"], "port": g[0]["port"],
+             "vnc": g[0]["vnc"], "vnc_listen": g[0].get("vnc_listen"), "vnc_wildcard": g[0].get("vnc_wildcard"),
+             "logging": bool(g[0].get("logging")),
+             # the host-side findings read only port, vnc, vnc_listen and logging: the same for the whole group
+             "settings": g[0].get("settings") or {"port": g[0]["port"], "vnc": g[0]["vnc"],
+                                                  "vnc_listen": g[0].get("vnc_listen"),
+                                                  "logging": bool(g[0].get("logging"))},
+             "guest": g[0]["guest"], "domains": [t["domain"] for t in g], "guests": [t["guest"] for t in g]}
+            for i, g in enumerate(groups.values())]
+
+
+def plan(guests, variables_of, defaults, inventory_hosts):
+    """The host phase's plan for the guests of a play, from one read of each guest's variables.
+
+    Returns ``targets`` (guest -> target), ``groups`` (group_targets), ``hypervisors`` (each with its groups, in
+    first-seen order) and ``problems`` (every bad inventory entry, and every domain listed for two guests: the
+    playbook fails on them before it contacts anything).
+    """
+    targets, problems, passwords = OrderedDict(), [], {}
+    hosts = set(inventory_hosts)
+    for guest in guests:
+        variables = variables_of(guest)
+        t, bad = target(guest, variables, defaults, hosts)
+        problems += bad
+        if t is not None:
+            targets[guest] = t
+            passwords[guest] = variables.get("serial_console_vnc_password")
+    seen = OrderedDict()
+    for t in targets.values():
+        seen.setdefault((t["hypervisor"], t["uri"], t["domain"]), []).append(t["guest"])
+    for (hv, uri, domain), names in seen.items():
+        if len(names) > 1:
+            problems.append("the same domain is listed for several guests: [%s %s %s] (%s)"
+                            % (hv, uri, domain, ", ".join(names)))
+    groups = group_targets(targets.values(), passwords)
+    by_hv = OrderedDict()
+    for g in groups:
+        by_hv.setdefault(g["hypervisor"], []).append(g)
+    return {"targets": targets, "groups": groups, "problems": problems,
+            "hypervisors": [{"name": hv, "groups": gs} for hv, gs in by_hv.items()]}
+
+
+def _answers(loop_results, module):
+    """group id -> ({domain: entry}, failure message or None, the result) of a module looped over the groups."""
+    out = {}
+    for r in loop_results or []:
+        gid = (r.get("item") or {}).get("id")
+        if r.get("skipped"):
+            out[gid] = (None, None, r)
+        elif r.get("failed") or r.get("unreachable"):
+            out[gid] = ({}, "%s: %s" % (module, r.get("msg") or "failed"), r)
+        else:
+            out[gid] = ({d.get("name"): d for d in r.get("domains") or []}, None, r)
+    return out
+
+
+def host_results(groups, serial_results, vnc_results, info_results=None, log_results=None):
+    """guest -> its domain's answers of the host phase's module calls, made per group (tasks/host_calls.yml).
+
+    Each entry: ``serial``, ``vnc``, ``info`` (the modules' entries for the domain; ``{}`` where a call did not
+    run for the group), ``logging`` (the hypervisor's console_log ``logging``, or None), ``failed`` (None, or the
+    message: a call failed or left the domain out) and ``findings`` (the host-side findings, when ``info`` was
+    read and nothing failed; else None). One pass over each answer: linear in the domains.
+    """
+    calls = [("serial", _answers(serial_results, "domain_serial")), ("vnc", _answers(vnc_results, "domain_vnc")),
+             ("info", _answers(info_results, "domain_console_info"))]
+    logs = _answers(log_results, "console_log")
+    out = OrderedDict()
+    for g in groups:
+        log_by_name, log_failed, log_result = logs.get(g["id"], (None, None, {}))
+        logging = None if log_by_name is None or log_failed else log_result.get("logging")
+        for guest, domain in zip(g["guests"], g["domains"]):
+            entry, failures = OrderedDict(), []
+            for key, answers in calls:
+                by_name, failed, _r = answers.get(g["id"], (None, None, None))
+                if by_name is None:
+                    entry[key] = {}
+                elif failed:
+                    entry[key] = {"failed": True, "msg": failed}
+                    failures.append(failed)
+                elif domain in by_name:
+                    entry[key] = by_name[domain]
+                else:
+                    msg = "domain %s is missing from the hypervisor's answer" % domain
+                    entry[key] = {"failed": True, "msg": msg}
+                    failures.append(msg)
+            if log_failed:
+                failures.append(log_failed)
+            entry["logging"] = logging
+            entry["failed"] = ("%s (%s), domain %s: %s" % (g["hypervisor"], g["uri"], domain, "; ".join(failures))
+                               if failures else None)
+            entry["findings"] = (_findings.domain_findings(g["settings"], entry["info"], entry["serial"],
+                                                           entry["vnc"], logging)
+                                 if entry["info"] and not failures else None)
+            out[guest] = entry
+    return out
+
+
+def audit_records(targets, hosts, guest_records=None):
+    """One audit_report record per target guest, from the plan's targets, the host phase's results (guest ->
+    host_results entry, merged over the hypervisors) and the guest phase's records (only guests it read)."""
+    by_guest = {r.get("inventory_hostname"): r for r in guest_records or []}
+    records = []
+    for guest, t in targets.items():
+        h = hosts.get(guest)
+        r = {"inventory_hostname": guest, "__sc_target": t}
+        if h is None:
+            r["__sc_host_failed"] = "the host phase did not run for %s (its hypervisor %s left the play)" % (
+                guest, t.get("hypervisor"))
+        else:
+            r["__sc_host"] = {k: h.get(k) for k in ("serial", "vnc", "info")}
+            r["__sc_host_failed"] = h.get("failed")
+            r["__sc_host_findings"] = h.get("findings")
+        g = by_guest.get(guest) or {}
+        for key in ("__sc_guest_findings", "__sc_guest_info"):
+            if g.get(key) is not None:
+                r[key] = g[key]
+        records.append(r)
+    return records

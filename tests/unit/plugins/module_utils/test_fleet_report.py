@@ -156,3 +156,101 @@ def test_pick_domain():
                                                                         "msg": "domain_vnc: cannot connect"}
     assert _fleet_report.pick_domain(results, 2, "a", "domain_vnc") == {}
     assert _fleet_report.pick_domain(results, 9, "a", "domain_vnc") == {}
+
+
+# ------------------------------------------------------------------------------- the host phase, per hypervisor
+
+DEFAULTS = {"uri": "qemu:///system", "port": 0, "speed": 115200, "word": 8, "parity": "no", "stop": 1, "vnc": True,
+            "vnc_listen": "127.0.0.1", "vnc_wildcard": False, "logging": False, "verify": "restarted"}
+
+
+def test_plan_reads_each_guest_once_groups_by_hypervisor_and_names_every_bad_entry():
+    variables = {
+        "g1": {"serial_console_hypervisor": "hv1"},
+        "g2": {"serial_console_hypervisor": "hv1", "serial_console_domain": "dom2", "serial_console_vnc": "no",
+               "serial_console_vnc_password": "Pw1aaaaa"},
+        "g3": {"serial_console_hypervisor": "hv2", "serial_console_logging": "true"},
+        "g4": {"serial_console_hypervisor": "hv1"},
+    }
+    reads = []
+
+    def variables_of(guest):
+        reads.append(guest)
+        return variables[guest]
+
+    p = _fleet_report.plan(["g1", "g2", "g3", "g4"], variables_of, DEFAULTS, ["hv1", "hv2", "g1", "g2", "g3", "g4"])
+    assert reads == ["g1", "g2", "g3", "g4"] and p["problems"] == []
+    assert p["targets"]["g2"]["domain"] == "dom2" and p["targets"]["g1"]["domain"] == "g1"
+    assert p["targets"]["g3"]["settings"] == {"port": 0, "speed": 115200, "word": 8, "parity": "no", "stop": 1,
+                                              "vnc": True, "vnc_listen": "127.0.0.1", "logging": True}
+    assert [(g["hypervisor"], g["guests"]) for g in p["groups"]] == [("hv1", ["g1", "g4"]), ("hv1", ["g2"]),
+                                                                      ("hv2", ["g3"])]
+    assert [(h["name"], [g["id"] for g in h["groups"]]) for h in p["hypervisors"]] == [("hv1", [0, 1]), ("hv2", [2])]
+    assert "Pw1aaaaa" not in repr(p)
+    bad = _fleet_report.plan(
+        ["a", "b", "c", "d"], {"a": {"serial_console_hypervisor": "nowhere"},
+                               "b": {"serial_console_hypervisor": "hv1", "serial_console_port": 7},
+                               "c": {"serial_console_hypervisor": "hv1", "serial_console_domain": "x"},
+                               "d": {"serial_console_hypervisor": "hv1", "serial_console_domain": "x",
+                                     "serial_console_verify": "sometimes"}}.get, DEFAULTS, ["hv1"])
+    assert len(bad["problems"]) == 3, bad["problems"]
+    assert bad["problems"][0].startswith("guest a: needs serial_console_hypervisor naming a host")
+    assert "serial_console_port" in bad["problems"][1] and "serial_console_verify" in bad["problems"][2]
+    assert "c" in bad["targets"] and "d" not in bad["targets"]
+    dup = _fleet_report.plan(["c", "e"], {"c": {"serial_console_hypervisor": "hv1", "serial_console_domain": "x"},
+                                          "e": {"serial_console_hypervisor": "hv1", "serial_console_domain": "x"}}.get,
+                             DEFAULTS, ["hv1"])
+    assert dup["problems"] == ["the same domain is listed for several guests: [hv1 qemu:///system x] (c, e)"]
+
+
+def _group(gid, hv, guests, logging=False):
+    return {"id": gid, "hypervisor": hv, "uri": "qemu:///system", "port": 0, "vnc": True, "logging": logging,
+            "settings": {"port": 0, "vnc": True, "vnc_listen": "127.0.0.1", "logging": logging},
+            "guests": guests, "domains": ["dom-" + g for g in guests]}
+
+
+def _info(name, serial=True):
+    devices = [{"type": "pty", "target_port": 0, "log_file": None}] if serial else []
+    return {"name": name, "state": "shutoff", "active": False,
+            "config": {"serials": devices, "consoles": [], "vnc": None, "spice": None}}
+
+
+def test_host_results_map_every_answer_back_to_its_guest_with_findings():
+    groups = [_group(0, "hv1", ["a", "b"]), _group(1, "hv2", ["c"], logging=True)]
+    serial = [{"item": groups[0], "domains": [{"name": "dom-a", "changed": False}, {"name": "dom-b", "changed": True,
+                                                                                       "changes": ["add serial"]}]},
+              {"item": groups[1], "domains": [{"name": "dom-c", "changed": False}]}]
+    vnc = [{"item": groups[0], "domains": [{"name": "dom-a"}, {"name": "dom-b"}]},
+           {"item": groups[1], "unreachable": True, "msg": "ssh: no route"}]
+    info = [{"item": groups[0], "domains": [_info("dom-a"), _info("dom-b", serial=False)]},
+            {"item": groups[1], "domains": [_info("dom-c")]}]
+    logs = [{"item": groups[1], "domains": [], "logging": {"bounded": False, "stdio_handler": "file"}}]
+    r = _fleet_report.host_results(groups, serial, vnc, info, logs)
+    assert list(r) == ["a", "b", "c"]
+    assert r["a"]["failed"] is None and [f["kind"] for f in r["a"]["findings"]] == ["domain_not_running"]
+    assert [f["kind"] for f in r["b"]["findings"]] == ["serial_console", "domain_not_running"]
+    assert r["c"]["failed"] == "hv2 (qemu:///system), domain dom-c: domain_vnc: ssh: no route"
+    assert r["c"]["findings"] is None and r["c"]["logging"] == {"bounded": False, "stdio_handler": "file"}
+    missing = _fleet_report.host_results(groups[:1], serial[:1], vnc[:1], [{"item": groups[0],
+                                                                            "domains": [_info("dom-a")]}])
+    assert missing["b"]["failed"] == "hv1 (qemu:///system), domain dom-b: domain dom-b is missing from the " \
+        "hypervisor's answer"
+    # a call that did not run for the group (skipped) leaves its key empty, not failed
+    skipped = _fleet_report.host_results(groups[:1], serial[:1], [{"item": groups[0], "skipped": True}], info[:1])
+    assert skipped["a"]["vnc"] == {} and skipped["a"]["failed"] is None
+
+
+def test_audit_records_account_for_every_target_guest():
+    targets = {g: {"guest": g, "domain": "dom-" + g, "hypervisor": hv, "uri": "qemu:///system", "port": 0}
+               for g, hv in (("a", "hv1"), ("b", "hv1"), ("z", "hv9"))}
+    hosts = {"a": {"serial": {}, "vnc": {}, "info": {"state": "running", "active": True}, "failed": None,
+                   "findings": []},
+             "b": {"serial": {}, "vnc": {}, "info": {}, "failed": "hv1: boom", "findings": None}}
+    guests = [{"inventory_hostname": "a", "__sc_guest_findings": GETTY, "__sc_guest_info": {"getty": {}}}]
+    report = _fleet_report.audit_report(_fleet_report.audit_records(targets, hosts, guests))
+    assert [g["guest"] for g in report["guests"]] == ["a", "b", "z"]
+    by = {g["guest"]: g for g in report["guests"]}
+    assert [f["kind"] for f in by["a"]["findings"]] == ["getty"]
+    assert by["b"]["findings"][0]["kind"] == "host_unreadable" and "boom" in by["b"]["findings"][0]["detail"]
+    assert by["z"]["findings"][0]["kind"] == "host_unreadable" and "hv9 left the play" in by["z"]["findings"][0][
+        "detail"]
