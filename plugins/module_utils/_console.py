@@ -8,8 +8,8 @@ Two layers:
 
 * pure text helpers (no libvirt): ``strip_ansi``, ``ConsoleText`` (an incremental decoder and ANSI stripper
   that keeps a time stamp per chunk, searches a rolling window, and redacts the secrets it was given before it
-  cuts anything), ``console_devices`` and
-  ``missing_console_message`` (what the domain XML says about its consoles);
+  cuts anything); what the domain XML says about its consoles is ``_console_info`` (``console_devices``,
+  ``missing_console_message``);
 * ``ConsoleSession``: attach with ``virDomainOpenConsole`` on a non-blocking stream driven by libvirt's default
   event loop, which ``ensure_event_loop`` registers once per process and runs in a daemon thread.
 
@@ -23,9 +23,9 @@ import codecs
 import re
 import threading
 import time
-import xml.etree.ElementTree as ET
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_info import FIX_HINT
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._libvirt import LibvirtFailure
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._redact import REDACTED, redact
 
@@ -192,95 +192,6 @@ class ConsoleText:
         """When the character at absolute position ``pos`` arrived (None if before any recorded chunk)."""
         i = bisect.bisect_right(self._stamps_pos, pos) - 1
         return self._stamps_time[i] if i >= 0 else None
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# What the domain XML says about consoles (pure)
-
-
-def console_devices(domain_xml):
-    """The domain's ``<console>`` and ``<serial>`` devices, in document order, as dicts.
-
-    Each dict has ``kind`` (console|serial), ``type`` (pty, file, tcp...), ``target_type`` (serial, virtio,
-    isa-serial...), ``port`` and ``alias`` (None in inactive XML).
-    """
-    root = ET.fromstring(domain_xml)
-    found = []
-    devices = root.find("devices")
-    if devices is None:
-        return found
-    for dev in devices:
-        if dev.tag not in ("console", "serial"):
-            continue
-        target = dev.find("target")
-        alias = dev.find("alias")
-        found.append(
-            {
-                "kind": dev.tag,
-                "type": dev.get("type"),
-                "target_type": target.get("type") if target is not None else None,
-                "port": target.get("port") if target is not None else None,
-                "alias": alias.get("name") if alias is not None else None,
-            }
-        )
-    return found
-
-
-def default_console(devices):
-    """The device ``virDomainOpenConsole(dev_name=None)`` attaches to: the first console, else the first serial."""
-    for kind in ("console", "serial"):
-        for dev in devices:
-            if dev["kind"] == kind:
-                return dev
-    return None
-
-
-def describe_device(dev):
-    what = "%s (%s" % (dev["kind"], dev["type"])
-    if dev.get("target_type"):
-        what += ", target %s" % dev["target_type"]
-    if dev.get("port") is not None:
-        what += " port %s" % dev["port"]
-    return what + ")"
-
-
-FIX_HINT = (
-    "add one with ttyfleet.serial_console.domain_serial (e.g. port 0, target_type isa-serial, source_type pty) and "
-    "cold-restart the domain (shut down and start, or console_prompt power=cycle, or domain_serial restart=true): "
-    "an isa-serial port appears only after a full stop and start, not after a guest reboot"
-)
-
-
-def missing_console_message(name, live_devices, config_devices=None):
-    """Why ``name`` cannot be attached to, or None if its (live) console is a pty that libvirt can stream.
-
-    ``live_devices`` come from the XML the console would be opened on (live XML of a running domain, inactive XML
-    of a domain about to be started); ``config_devices`` optionally from the inactive XML of a running domain.
-    """
-    dev = default_console(live_devices)
-    if dev is None:
-        msg = (
-            "domain %s has no serial console: its %sXML has no <serial> or <console> device, which is why "
-            "`virsh console %s` stops at 'Escape character is ^]' and then shows nothing; "
-            % (name, "running " if config_devices is not None else "", name)
-        )
-        if config_devices is not None and default_console(config_devices) is not None:
-            msg += (
-                "its persistent configuration already has %s: it appears after a cold restart (console_prompt "
-                "power=cycle, or domain_serial restart=true); a guest reboot is not enough"
-                % describe_device(default_console(config_devices))
-            )
-        else:
-            msg += FIX_HINT
-        return msg
-    if dev["type"] != "pty":
-        return (
-            "the console of domain %s is %s, not a pty: libvirt (and `virsh console`) can only stream pty "
-            "consoles; read that %s directly, or switch the device to source_type pty with "
-            "ttyfleet.serial_console.domain_serial (a <log file=...> on a pty keeps a copy on disk)"
-            % (name, describe_device(dev), dev["type"])
-        )
-    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------

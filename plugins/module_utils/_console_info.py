@@ -4,19 +4,22 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Pure summary of a domain's consoles: domain XML in, plain data out.
 
-No AnsibleModule and no libvirt here (stdlib ``xml.etree`` only), so every rule is unit tested against XML that
+No AnsibleModule and no libvirt here (stdlib only), so every rule is unit tested against XML that
 libvirt 9.0 really produced. ``domain_console_info`` reads the XML and calls ``describe_domain``.
 
 Two copies of a domain matter: the persistent config (``XMLDesc(INACTIVE)``) and, for a running domain, the live
-definition (``XMLDesc(0)``). The live copy carries runtime-only data that must never count as drift: ``<alias>``,
-the pty path (``<source path='/dev/pts/N'>`` and ``tty=``), ports libvirt picked for ``autoport``/``websocket='-1'``,
-listen addresses and sockets filled in from qemu.conf, ``tls=`` filled in from ``chardev_tls``.
+definition (``XMLDesc(0)``); both are summarised, and ``restart_pending`` says whether a cold restart would change a
+console device. What is runtime-only (and never drift) is decided in one place, ``_domain_runtime``, which the
+modules' ``restart_required`` uses as well. The XML is parsed by the host core's parser (``_domain_doc``).
+
+Also here, for console_prompt: which device ``virDomainOpenConsole`` attaches to and why a domain cannot be attached
+to (``console_devices``, ``default_console``, ``missing_console_message``).
 """
 
 from __future__ import annotations
 
-import copy
-import xml.etree.ElementTree as ET
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_doc
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._domain_runtime import pending_changes
 
 # virDomainState, as numbers so this module stays free of libvirt.
 STATE_NAMES = {
@@ -30,9 +33,6 @@ STATE_NAMES = {
     7: "pmsuspended",
 }
 
-CHARDEV_KINDS = ("serial", "console")
-COMPARED_KINDS = ("serial", "console", "graphics")
-
 
 class ConsoleInfoError(ValueError):
     """The XML cannot be summarised (malformed, or not a domain)."""
@@ -43,14 +43,14 @@ def state_name(state):
 
 
 def parse_domain(xml_text, what="domain XML"):
-    """Parse domain XML, or raise ConsoleInfoError with the parser's line and column."""
+    """Parse domain XML (the host core's one parser, ``_domain_doc``), or raise ConsoleInfoError with the parser's
+    line and column."""
     try:
-        root = ET.fromstring(xml_text)
-    except ET.ParseError as e:
-        raise ConsoleInfoError("%s is not well-formed XML: %s" % (what, e)) from e
-    if root.tag != "domain":
-        raise ConsoleInfoError("%s has root element <%s>, expected <domain>" % (what, root.tag))
-    return root
+        return _domain_doc.parse_domain(xml_text)
+    except _domain_doc.DomainXMLError as e:
+        if e.root_tag is not None:
+            raise ConsoleInfoError("%s has root element <%s>, expected <domain>" % (what, e.root_tag)) from e
+        raise ConsoleInfoError("%s is not well-formed XML: %s" % (what, e.parse_error or e)) from e
 
 
 def _int_or_none(value):
@@ -179,118 +179,6 @@ def vnc_display(live_root):
     return "%s:%d" % (listen, port - 5900)
 
 
-# --- restart_pending: the running domain against its persistent config --------------------------------------------
-
-
-def _canon(elem):
-    return (
-        elem.tag,
-        tuple(sorted(elem.attrib.items())),
-        (elem.text or "").strip(),
-        tuple(_canon(child) for child in elem),
-    )
-
-
-def same_at_runtime(live, config, kind):
-    """Whether a live device and its persistent copy are the same device, runtime-only data aside.
-
-    ``kind`` is ``serial``, ``console`` or ``graphics``. This is the one rule of what is runtime-only (see the
-    module docstring); ``restart_pending`` is made of it.
-    """
-    live_dev, config_dev = _strip_runtime(live, config, kind)
-    return _canon(live_dev) == _canon(config_dev)
-
-
-def _strip_runtime(live, config, kind):
-    """Copies of a live/config device pair with runtime-only data removed from both."""
-    live = copy.deepcopy(live)
-    config = copy.deepcopy(config)
-    for elem in (live, config):
-        for alias in elem.findall("alias"):
-            elem.remove(alias)
-        elem.attrib.pop("tty", None)
-    if kind in CHARDEV_KINDS:
-        live_src, config_src = live.find("source"), config.find("source")
-        if live_src is not None and config_src is not None and "tls" not in config_src.attrib:
-            live_src.attrib.pop("tls", None)  # filled in from qemu.conf chardev_tls
-        for elem in (live, config):
-            src = elem.find("source")
-            if elem.get("type") == "pty" and src is not None:
-                src.attrib.pop("path", None)  # the pty libvirt allocated at start
-                if not src.attrib and len(src) == 0:
-                    elem.remove(src)
-        if kind == "console":
-            for elem in (live, config):
-                target = elem.find("target")
-                if target is not None and target.get("type") not in (None, "serial"):
-                    target.attrib.pop("port", None)  # renumbered by libvirt at start, see _keyed
-    if kind == "graphics":
-        for elem in (live, config):
-            elem.attrib.pop("listen", None)  # mirrors the first <listen> child, compared below
-            elem.attrib.pop("socket", None)
-        if config.get("autoport") == "yes":
-            for elem in (live, config):
-                elem.attrib.pop("port", None)
-                elem.attrib.pop("tlsPort", None)
-        if config.get("websocket") == "-1":
-            live.attrib.pop("websocket", None)
-            config.attrib.pop("websocket", None)
-        for live_listen, config_listen in zip(live.findall("listen"), config.findall("listen")):
-            for attr in ("address", "socket"):
-                if attr not in config_listen.attrib:
-                    live_listen.attrib.pop(attr, None)
-    return live, config
-
-
-def _keyed(root, kind):
-    """Devices of one kind by a stable identity: serial target port, console target, graphics type.
-
-    Virtio console target ports are not stable (libvirt renumbers them when the domain starts: the live copy
-    counts from 0 while the persistent copy is rewritten to count from 1), so those are keyed by their order.
-    """
-    keyed = {}
-    ordinal = {}
-    for elem in _devices(root, kind):
-        target = elem.find("target")
-        target_type = target.get("type") if target is not None else None
-        target_port = target.get("port") if target is not None else None
-        if kind == "graphics":
-            key = "graphics %s" % elem.get("type")
-        elif kind == "serial":
-            key = "serial port %s" % target_port
-        elif target_type in (None, "serial"):
-            key = "console on serial port %s" % target_port
-        else:
-            ordinal[target_type] = ordinal.get(target_type, 0) + 1
-            key = "%s console #%d" % (target_type, ordinal[target_type])
-        unique, n = key, 1
-        while unique in keyed:  # invalid for libvirt, but never lose a device to a dict collision
-            n += 1
-            unique = "%s (%d)" % (key, n)
-        keyed[unique] = elem
-    return keyed
-
-
-def pending_changes(config_root, live_root):
-    """Console-related differences between the persistent config and the running domain, for humans.
-
-    An empty list means a restart would not change any serial, console or graphics device.
-    """
-    changes = []
-    for kind in COMPARED_KINDS:
-        config, live = _keyed(config_root, kind), _keyed(live_root, kind)
-        for key in config:
-            if key not in live:
-                changes.append("%s: in the persistent config only" % key)
-        for key in live:
-            if key not in config:
-                changes.append("%s: in the running domain only" % key)
-                continue
-            if not same_at_runtime(live[key], config[key], kind):
-                changes.append("%s: differs between the running domain and the persistent config" % key)
-    return changes
-
-
 # --- the per-domain summary ------------------------------------------------------------------------------------------
 
 
@@ -323,3 +211,92 @@ def describe_domain(config_xml, live_xml=None, secure=True):
         config=devices_of(config_root, secure) if config_root is not None else None,
     )
     return info
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the domain XML says about the console libvirt streams (console_prompt)
+
+
+def console_devices(domain_xml):
+    """The domain's ``<console>`` and ``<serial>`` devices, in document order, as dicts.
+
+    Each dict has ``kind`` (console|serial), ``type`` (pty, file, tcp...), ``target_type`` (serial, virtio,
+    isa-serial...), ``port`` and ``alias`` (None in inactive XML).
+    """
+    root = _domain_doc.parse_domain(domain_xml)
+    found = []
+    devices = root.find("devices")
+    if devices is None:
+        return found
+    for dev in devices:
+        if dev.tag not in ("console", "serial"):
+            continue
+        target = dev.find("target")
+        alias = dev.find("alias")
+        found.append(
+            {
+                "kind": dev.tag,
+                "type": dev.get("type"),
+                "target_type": target.get("type") if target is not None else None,
+                "port": target.get("port") if target is not None else None,
+                "alias": alias.get("name") if alias is not None else None,
+            }
+        )
+    return found
+
+
+def default_console(devices):
+    """The device ``virDomainOpenConsole(dev_name=None)`` attaches to: the first console, else the first serial."""
+    for kind in ("console", "serial"):
+        for dev in devices:
+            if dev["kind"] == kind:
+                return dev
+    return None
+
+
+def describe_device(dev):
+    what = "%s (%s" % (dev["kind"], dev["type"])
+    if dev.get("target_type"):
+        what += ", target %s" % dev["target_type"]
+    if dev.get("port") is not None:
+        what += " port %s" % dev["port"]
+    return what + ")"
+
+
+FIX_HINT = (
+    "add one with ttyfleet.serial_console.domain_serial (e.g. port 0, target_type isa-serial, source_type pty) and "
+    "cold-restart the domain (shut down and start, or console_prompt power=cycle, or domain_serial restart=true): "
+    "an isa-serial port appears only after a full stop and start, not after a guest reboot"
+)
+
+
+def missing_console_message(name, live_devices, config_devices=None):
+    """Why ``name`` cannot be attached to, or None if its (live) console is a pty that libvirt can stream.
+
+    ``live_devices`` come from the XML the console would be opened on (live XML of a running domain, inactive XML
+    of a domain about to be started); ``config_devices`` optionally from the inactive XML of a running domain.
+    """
+    dev = default_console(live_devices)
+    if dev is None:
+        msg = (
+            "domain %s has no serial console: its %sXML has no <serial> or <console> device, which is why "
+            "`virsh console %s` stops at 'Escape character is ^]' and then shows nothing; "
+            % (name, "running " if config_devices is not None else "", name)
+        )
+        if config_devices is not None and default_console(config_devices) is not None:
+            msg += (
+                "its persistent configuration already has %s: it appears after a cold restart (console_prompt "
+                "power=cycle, or domain_serial restart=true); a guest reboot is not enough"
+                % describe_device(default_console(config_devices))
+            )
+        else:
+            msg += FIX_HINT
+        return msg
+    if dev["type"] != "pty":
+        return (
+            "the console of domain %s is %s, not a pty: libvirt (and `virsh console`) can only stream pty "
+            "consoles; read that %s directly, or switch the device to source_type pty with "
+            "ttyfleet.serial_console.domain_serial (a <log file=...> on a pty keeps a copy on disk)"
+            % (name, describe_device(dev), dev["type"])
+        )
+    return None

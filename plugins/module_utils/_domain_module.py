@@ -17,18 +17,17 @@ the connection to libvirtd is lost (libvirtd restarted), the task connects again
 what it had sent, and carries on from the step it was at. Under ``all_domains`` a domain undefined meanwhile is
 reported as ``vanished`` and skipped.
 
-The kind-specific parts come in as a ``Device`` object (see domain_serial.py / domain_vnc.py):
-``plan(xml) -> Plan``, ``label``, ``live(ctx) -> LiveResult``, and optionally ``check_selection(names)`` (a
-message when the settings cannot serve all the selected domains at once, checked before anything is read) and
-``for_domain(name, dom)`` (the device with per-domain settings resolved, used for everything on that domain).
+The kind-specific parts come in as a ``_domain_devices.Device`` (``SerialDevice``, ``VncDevice``): ``plan``,
+``live``, ``label``, ``check_selection`` and ``for_domain``; this loop knows nothing else of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt as lv
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._domain_devices import LiveContext
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._domain_doc import DomainXMLError, PlanError
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._redact import redact_result
 
 MAX_REPLANS = 3
@@ -40,27 +39,6 @@ DOMAIN_ARGS = dict(
     all_domains=dict(type="bool", default=False),
     uri=dict(type="str", default="qemu:///system"),
 )
-
-
-@dataclass
-class LiveResult:
-    restart_required: bool = False
-    live_applied: bool = False
-    changes: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)
-
-
-@dataclass
-class LiveContext:
-    """What a Device needs to bring a running domain in line: the domain, both XMLs and the mode."""
-
-    dom: object
-    name: str
-    live_xml: str
-    persistent_xml: str
-    check_mode: bool
-    live: bool = True
-    reread_live: object = None  # callable returning fresh live XML after a hotplug
 
 
 class TaskFailure(Exception):
@@ -84,8 +62,7 @@ def _select(conn, params):
 def _entry(name, device):
     entry = dict(name=name, changed=False, restart_required=False, restarted=False, changes=[],
                  status="not_reached", steps=[], error=None, left_stopped=False)
-    if hasattr(device, "live_applied_key"):
-        entry[device.live_applied_key] = False
+    entry[device.live_applied_key] = False
     return entry
 
 
@@ -148,12 +125,9 @@ class _Task:
         params, device = self.params, self.device
         all_domains = bool(params.get("all_domains"))
         selected = _select(self.conn, params)
-        check_selection = getattr(device, "check_selection", None)
-        if check_selection is not None:
-            problem = check_selection([name for name, _dom in selected])
-            if problem:
-                raise TaskFailure(problem + "; nothing was changed")
-        for_domain = getattr(device, "for_domain", None)
+        problem = device.check_selection([name for name, _dom in selected])
+        if problem:
+            raise TaskFailure(problem + "; nothing was changed")
         active = lv.active_uuids(self.conn, self.uri)
         entries = {name: _entry(name, device) for name, _dom in selected}
         results = [entries[name] for name, _dom in selected]
@@ -176,11 +150,11 @@ class _Task:
                 entry.update(status="failed", error=str(e))
                 continue
             try:
-                dev = for_domain(name, dom) if for_domain is not None else device
+                dev = device.for_domain(name, dom)
                 plan = dev.plan(xml)
                 if plan.changed and not self.check:
                     plan.materialize()  # parse the whole document now: a malformed one fails before any write
-            except (dx.DomainXMLError, dx.PlanError) as e:
+            except (DomainXMLError, PlanError) as e:
                 errors.append("domain %s: %s" % (name, e))
                 entry.update(status="failed", error=str(e))
                 continue
@@ -202,7 +176,7 @@ class _Task:
                     self._vanished(item, e)
                     continue
                 self._failed(item, e, results, planned)
-            except (lv.LibvirtFailure, dx.DomainXMLError, dx.PlanError) as e:
+            except (lv.LibvirtFailure, DomainXMLError, PlanError) as e:
                 self._failed(item, e, results, planned)
             if item.plan.changed and module_diff(self.module):
                 diffs.append(dict(before_header="%s: %s (persistent)" % (item.name, item.dev.label),
@@ -313,8 +287,7 @@ class _Task:
                                     "persistent definition" % item.name)
                         live.restart_required = True
             entry["restart_required"] = live.restart_required
-            if hasattr(item.dev, "live_applied_key"):
-                entry[item.dev.live_applied_key] = live.live_applied
+            entry[item.dev.live_applied_key] = live.live_applied
         entry["changes"] = changes
         entry["changed"] = bool(changes)
         entry["status"] = "changed" if changes else "unchanged"

@@ -320,54 +320,8 @@ diff:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (validate-modules wants the docs first)
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_module as runner  # noqa: E402
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx  # noqa: E402
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt as lv  # noqa: E402
-
-
-class SerialDevice:
-    live_applied_key = "live_applied"
-
-    def __init__(self, spec):
-        self.spec = spec
-        self.label = spec.label
-
-    def check_selection(self, names):
-        return dx.shared_source_problem(self.spec, names)
-
-    def for_domain(self, name, dom):
-        if not self.spec.per_domain:
-            return self
-        return SerialDevice(self.spec.for_domain(name, dom.UUIDString() if self.spec.needs_uuid else None))
-
-    def plan(self, xml):
-        return dx.plan_serial(xml, self.spec)
-
-    def live(self, ctx):
-        spec = self.spec
-        persistent_key = dx.serial_live_key(ctx.persistent_xml, spec)
-        live_key = dx.serial_live_key(ctx.live_xml, spec)
-        if live_key == persistent_key:
-            return runner.LiveResult()
-        result = runner.LiveResult(restart_required=True)
-        if live_key[0] is not None or persistent_key[0] is None:
-            return result  # the running device differs or must go: only a cold start does that
-        blocker = dx.live_attach_blocker(ctx.live_xml, spec, ctx.persistent_xml)
-        if blocker or not ctx.live:
-            return result
-        if ctx.check_mode:
-            result.live_applied = True
-            result.restart_required = not dx.twin_follows_hotplug(ctx.live_xml, spec)
-            result.changes.append("hot-plug %s into the running domain" % spec.label)
-            return result
-        error = lv.apply_device_live(ctx.dom, dx.serial_device_xml(ctx.persistent_xml, spec), attach=True)
-        if error:
-            result.warnings.append("could not hot-plug %s (%s); it appears after a cold start"
-                                   % (spec.label, error))
-            return result
-        result.live_applied = True
-        result.changes.append("hot-plug %s into the running domain" % spec.label)
-        result.restart_required = dx.serial_live_key(ctx.reread_live(), spec) != persistent_key
-        return result
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_spec as specs  # noqa: E402
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._domain_devices import SerialDevice  # noqa: E402
 
 
 def main():
@@ -375,14 +329,14 @@ def main():
         runner.DOMAIN_ARGS,
         state=dict(type="str", choices=["present", "absent"], default="present"),
         port=dict(type="int", default=0),
-        target_type=dict(type="str", choices=list(dx.SERIAL_TARGET_TYPES)),
-        model=dict(type="str", choices=list(dx.SERIAL_MODELS)),
-        source_type=dict(type="str", choices=list(dx.SOURCE_TYPES)),
+        target_type=dict(type="str", choices=list(specs.SERIAL_TARGET_TYPES)),
+        model=dict(type="str", choices=list(specs.SERIAL_MODELS)),
+        source_type=dict(type="str", choices=list(specs.SOURCE_TYPES)),
         source_path=dict(type="path"),
         source_host=dict(type="str"),
         source_port=dict(type="int"),
-        source_mode=dict(type="str", choices=list(dx.SOURCE_MODES)),
-        protocol=dict(type="str", choices=list(dx.PROTOCOLS)),
+        source_mode=dict(type="str", choices=list(specs.SOURCE_MODES)),
+        protocol=dict(type="str", choices=list(specs.PROTOCOLS)),
         source_tls=dict(type="bool"),
         allow_remote_source=dict(type="bool", default=False),
         log_file=dict(type="path"),
@@ -404,8 +358,8 @@ def main():
     if module.params["shutdown_timeout_s"] < 0:
         module.fail_json(msg="shutdown_timeout_s must not be negative")
     try:
-        spec = dx.validate_serial_spec(module.params)
-    except dx.SpecError as e:
+        spec = specs.validate_serial_spec(module.params)
+    except specs.SpecError as e:
         module.fail_json(msg=str(e))
     runner.main_wrapper(module, SerialDevice(spec))
 

@@ -264,44 +264,8 @@ diff:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (validate-modules wants the docs first)
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_module as runner  # noqa: E402
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx  # noqa: E402
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt as lv  # noqa: E402
-
-
-class VncDevice:
-    live_applied_key = "live_applied"
-    label = "VNC graphics"
-
-    def __init__(self, spec):
-        self.spec = spec
-
-    def plan(self, xml):
-        return dx.plan_vnc(xml, self.spec)
-
-    def live(self, ctx):
-        settings_differ, password_differs = dx.vnc_live_state(ctx.live_xml, ctx.persistent_xml)
-        result = runner.LiveResult(restart_required=settings_differ)
-        if not password_differs:
-            return result
-        password, valid_to = dx.vnc_auth(ctx.persistent_xml)
-        device = dx.vnc_device_xml(ctx.live_xml)
-        if not ctx.live or password is None or device is None:
-            # Removing a password live is not possible (an empty one locks VNC); it goes at the next cold start.
-            result.restart_required = True
-            return result
-        if ctx.check_mode:
-            result.live_applied = True
-            result.changes.append("apply the VNC password to the running domain")
-            return result
-        error = lv.apply_device_live(ctx.dom, dx.with_vnc_password(device, password, valid_to))
-        if error:
-            result.restart_required = True
-            result.warnings.append("could not apply the VNC password to the running domain (%s); it takes "
-                                   "effect at the next cold start" % error.replace(password, dx.REDACTED))
-            return result
-        result.live_applied = True
-        result.changes.append("apply the VNC password to the running domain")
-        return result
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_spec as specs  # noqa: E402
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._domain_devices import VncDevice  # noqa: E402
 
 
 def main():
@@ -331,8 +295,8 @@ def main():
     if module.params["shutdown_timeout_s"] < 0:
         module.fail_json(msg="shutdown_timeout_s must not be negative")
     try:
-        spec = dx.validate_vnc_spec(module.params)
-    except dx.SpecError as e:
+        spec = specs.validate_vnc_spec(module.params)
+    except specs.SpecError as e:
         module.fail_json(msg=str(e))
     runner.main_wrapper(module, VncDevice(spec))
 

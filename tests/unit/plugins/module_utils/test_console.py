@@ -28,12 +28,14 @@ from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console i
     ConsoleClosed,
     ConsoleSession,
     ConsoleText,
-    console_devices,
-    default_console,
-    missing_console_message,
     redact,
     shorten,
     strip_ansi,
+)
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_info import (
+    console_devices,
+    default_console,
+    missing_console_message,
 )
 
 SEABIOS = (

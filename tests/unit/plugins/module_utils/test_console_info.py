@@ -21,10 +21,12 @@ from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_i
     ConsoleInfoError,
     describe_domain,
     parse_domain,
-    pending_changes,
-    same_at_runtime,
     state_name,
     vnc_display,
+)
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._domain_runtime import (
+    pending_changes,
+    same_at_runtime,
 )
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "console_info")

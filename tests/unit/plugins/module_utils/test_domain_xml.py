@@ -9,7 +9,12 @@ from __future__ import annotations
 import pytest
 from domain_xml_helpers import semantic
 
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_doc as xdoc
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_runtime as rt
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_spec as specs
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _redact as redact
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _serial_plan as sp
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _vnc_plan as vp
 
 BARE = """<domain type='qemu'><name>d</name><memory unit='MiB'>64</memory>
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
@@ -20,11 +25,11 @@ BARE = """<domain type='qemu'><name>d</name><memory unit='MiB'>64</memory>
 
 
 def serial(**kw):
-    return dx.validate_serial_spec(kw)
+    return specs.validate_serial_spec(kw)
 
 
 def vnc(**kw):
-    return dx.validate_vnc_spec(kw)
+    return specs.validate_vnc_spec(kw)
 
 
 # ----------------------------------------------------------------------------------------- spec validation
@@ -64,8 +69,8 @@ def vnc(**kw):
     ({"state": "enabled"}, "state must be present or absent"),
 ])
 def test_serial_spec_rejects(params, message):
-    with pytest.raises(dx.SpecError, match=message):
-        dx.validate_serial_spec(params)
+    with pytest.raises(specs.SpecError, match=message):
+        specs.validate_serial_spec(params)
 
 
 def test_serial_spec_defaults_and_normalisation():
@@ -104,14 +109,14 @@ def test_serial_spec_defaults_and_normalisation():
     ({"password": "ab\ncd"}, "control characters"),
 ])
 def test_vnc_spec_rejects(params, message):
-    with pytest.raises(dx.SpecError, match=message):
-        dx.validate_vnc_spec(params)
+    with pytest.raises(specs.SpecError, match=message):
+        specs.validate_vnc_spec(params)
 
 
 def test_vnc_spec_never_echoes_the_password():
     for bad in ("", "toolongpassword"):
-        with pytest.raises(dx.SpecError) as e:
-            dx.validate_vnc_spec({"password": bad})
+        with pytest.raises(specs.SpecError) as e:
+            specs.validate_vnc_spec({"password": bad})
         assert bad == "" or bad not in str(e.value)
     assert "pw12" not in repr(vnc(password="pw12"))
 
@@ -126,30 +131,30 @@ def test_vnc_spec_accepts():
 # ----------------------------------------------------------------------------------------- parsing
 
 def test_malformed_xml_names_line_and_column():
-    with pytest.raises(dx.DomainXMLError, match=r"malformed domain XML at line 3, column \d+"):
-        dx.plan_serial("<domain>\n<name>x</name>\n<devices></device>\n</domain>", serial())
+    with pytest.raises(xdoc.DomainXMLError, match=r"malformed domain XML at line 3, column \d+"):
+        sp.plan_serial("<domain>\n<name>x</name>\n<devices></device>\n</domain>", serial())
 
 
 @pytest.mark.parametrize("text, message", [("", "empty"), ("<network/>", "root element is <network>")])
 def test_not_a_domain(text, message):
-    with pytest.raises(dx.DomainXMLError, match=message):
-        dx.plan_vnc(text, vnc())
+    with pytest.raises(xdoc.DomainXMLError, match=message):
+        vp.plan_vnc(text, vnc())
 
 
 def test_duplicate_existing_ports_are_refused():
     text = BARE.replace("</devices>", "<serial type='pty'><target port='1'/></serial>"
                         "<serial type='pty'><target port='1'/></serial></devices>")
-    with pytest.raises(dx.PlanError, match="already has 2 serial devices on port 1"):
-        dx.plan_serial(text, serial(port=1))
+    with pytest.raises(xdoc.PlanError, match="already has 2 serial devices on port 1"):
+        sp.plan_serial(text, serial(port=1))
 
 
 # ----------------------------------------------------------------------------------------- serial semantics
 
 def test_add_default_serial_then_idempotent():
-    plan = dx.plan_serial(BARE, serial())
+    plan = sp.plan_serial(BARE, serial())
     assert plan.changes == ["add serial port 0 (pty, isa-serial)", "add console bound to serial port 0"]
     assert "<serial" not in plan.before and "<serial" in plan.after and "<console" in plan.after
-    assert dx.plan_serial(plan.xml, serial()).changes == []
+    assert sp.plan_serial(plan.xml, serial()).changes == []
 
 
 @pytest.mark.parametrize("devices", [
@@ -161,38 +166,38 @@ def test_serial_only_console_only_or_both_are_the_same(devices):
     # libvirt canonicalises all three to serial port 0 + console twin (research A6). From hand-written XML
     # the plan adds what libvirt would add, and never a second serial or a second console.
     text = BARE.replace("</devices>", devices + "</devices>")
-    plan = dx.plan_serial(text, serial())
+    plan = sp.plan_serial(text, serial())
     out = plan.xml or text
     assert out.count("<console") == 1 and out.count("<serial") == 1
     assert not any(c.startswith("change serial") for c in plan.changes)
-    assert dx.plan_serial(out, serial()).changes == []
+    assert sp.plan_serial(out, serial()).changes == []
 
 
 def test_adding_port0_before_port1_makes_it_the_console():
     text = BARE.replace("</devices>", "<serial type='pty'><target port='1'/></serial>"
                         "<console type='pty'><target type='serial' port='1'/></console></devices>")
-    plan = dx.plan_serial(text, serial(port=0))
+    plan = sp.plan_serial(text, serial(port=0))
     assert plan.changes == ["add serial port 0 (pty, isa-serial)",
                             "update console (twin of the first serial, port 0)"]
     assert plan.xml.index("port=\"0\"") < plan.xml.index("port=\"1\"")
 
 
 def test_remove_last_serial_removes_twin():
-    once = dx.plan_serial(BARE, serial()).xml
-    plan = dx.plan_serial(once, serial(state="absent"))
+    once = sp.plan_serial(BARE, serial()).xml
+    plan = sp.plan_serial(once, serial(state="absent"))
     assert plan.changes == ["remove serial port 0", "remove console bound to the removed serial"]
     assert "<serial" not in plan.xml and "<console" not in plan.xml
     assert plan.after == ""
-    assert dx.plan_serial(plan.xml, serial(state="absent")).changes == []
+    assert sp.plan_serial(plan.xml, serial(state="absent")).changes == []
 
 
 def test_absent_virtio_leaves_serials_alone():
-    once = dx.plan_serial(BARE, serial()).xml
-    assert dx.plan_serial(once, serial(state="absent", target_type="virtio")).changes == []
+    once = sp.plan_serial(BARE, serial()).xml
+    assert sp.plan_serial(once, serial(state="absent", target_type="virtio")).changes == []
 
 
 def test_virtio_console_without_serial():
-    plan = dx.plan_serial(BARE, serial(target_type="virtio", port=1))
+    plan = sp.plan_serial(BARE, serial(target_type="virtio", port=1))
     assert plan.changes == ["add virtio console port 1 (hvc1, pty)"]
     assert "<serial" not in plan.xml
     assert "type=\"virtio\" port=\"1\"" in plan.xml
@@ -202,9 +207,9 @@ def test_change_keeps_pci_address_on_same_bus_only():
     text = BARE.replace("</devices>", "<serial type='pty'><target type='pci-serial' port='0'/>"
                         "<address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></serial>"
                         "</devices>")
-    same = dx.plan_serial(text, serial(target_type="pci-serial", log_file="/var/log/x.log"))
+    same = sp.plan_serial(text, serial(target_type="pci-serial", log_file="/var/log/x.log"))
     assert "slot=\"0x05\"" in same.xml
-    other = dx.plan_serial(text, serial(target_type="isa-serial"))
+    other = sp.plan_serial(text, serial(target_type="isa-serial"))
     assert "slot=\"0x05\"" not in other.xml
 
 
@@ -214,14 +219,14 @@ def test_defaults_libvirt_adds_are_not_differences():
                         "<alias name='serial0'/></serial><console type='pty' tty='/dev/pts/7'>"
                         "<source path='/dev/pts/7'/><target type='serial' port='0'/><alias name='serial0'/>"
                         "</console></devices>")
-    assert dx.plan_serial(text, serial()).changes == []
+    assert sp.plan_serial(text, serial()).changes == []
 
 
 def test_tcp_protocol_default_raw_matches():
     text = BARE.replace("</devices>", "<serial type='tcp'><source mode='bind' host='127.0.0.1' service='4000'/>"
                         "<target port='0'/></serial></devices>")
     spec = serial(source_type="tcp", source_host="127.0.0.1", source_port=4000)
-    assert [c for c in dx.plan_serial(text, spec).changes if c.startswith("change serial")] == []
+    assert [c for c in sp.plan_serial(text, spec).changes if c.startswith("change serial")] == []
 
 
 # ----------------------------------------------------------------------------------------- VNC semantics
@@ -233,70 +238,71 @@ VNC_DOM = BARE.replace("</devices>", "<graphics type='vnc' port='-1' autoport='y
 
 
 def test_vnc_password_only_change_keeps_other_attributes():
-    plan = dx.plan_vnc(VNC_DOM, vnc(password="new12345"))
+    plan = vp.plan_vnc(VNC_DOM, vnc(password="new12345"))
     assert plan.changes == ["change VNC password"]
     assert "passwdValidTo" in plan.xml and "type=\"spice\"" in plan.xml
     assert "old12345" not in plan.before + plan.after and "new12345" not in plan.before + plan.after
-    assert dx.REDACTED in plan.before and dx.REDACTED in plan.after
+    assert redact.REDACTED in plan.before and redact.REDACTED in plan.after
 
 
 def test_vnc_password_omitted_keeps_the_existing_one():
-    assert dx.plan_vnc(VNC_DOM, vnc()).changes == []
-    plan = dx.plan_vnc(VNC_DOM, vnc(port=5905))
+    assert vp.plan_vnc(VNC_DOM, vnc()).changes == []
+    plan = vp.plan_vnc(VNC_DOM, vnc(port=5905))
     assert "passwd=\"old12345\"" in plan.xml
 
 
 def test_vnc_absent_keeps_spice():
-    plan = dx.plan_vnc(VNC_DOM, vnc(state="absent"))
+    plan = vp.plan_vnc(VNC_DOM, vnc(state="absent"))
     assert plan.changes == ["remove VNC graphics"]
     assert "type=\"spice\"" in plan.xml and "type=\"vnc\"" not in plan.xml
 
 
 def test_vnc_live_state():
     live = VNC_DOM.replace("port='-1' autoport='yes'", "port='5900' autoport='yes'")
-    assert dx.vnc_live_state(live, VNC_DOM) == (False, False)
-    assert dx.vnc_live_state(live.replace("old12345", "x"), VNC_DOM) == (False, True)
-    assert dx.vnc_live_state(live.replace("127.0.0.1", "::1"), VNC_DOM) == (True, False)
-    assert dx.vnc_live_state(BARE, VNC_DOM) == (True, False)
+    assert rt.vnc_live_state(live, VNC_DOM) == (False, False)
+    assert rt.vnc_live_state(live.replace("old12345", "x"), VNC_DOM) == (False, True)
+    assert rt.vnc_live_state(live.replace("127.0.0.1", "::1"), VNC_DOM) == (True, False)
+    assert rt.vnc_live_state(BARE, VNC_DOM) == (True, False)
 
 
 def test_with_vnc_password():
-    device = dx.vnc_device_xml(VNC_DOM)
-    assert "passwd=\"abc\"" in dx.with_vnc_password(device, "abc")
+    device = rt.vnc_device_xml(VNC_DOM)
+    assert "passwd=\"abc\"" in rt.with_vnc_password(device, "abc")
 
 
 # ----------------------------------------------------------------------------------------- live helpers
 
 def test_serial_live_key_ignores_runtime_data():
-    persistent = dx.plan_serial(BARE, serial()).xml
+    # (serial_live_key, a key per copy, is now the runtime model's serial_restart_required over a pair)
+    persistent = sp.plan_serial(BARE, serial()).xml
     live = persistent.replace("<target type=\"isa-serial\"", "<source path='/dev/pts/3'/><alias name='serial0'/>"
                               "<target type=\"isa-serial\"")
-    assert dx.serial_live_key(live, serial()) == dx.serial_live_key(persistent, serial())
-    assert dx.serial_live_key(BARE, serial()) != dx.serial_live_key(persistent, serial())
+    assert not rt.serial_restart_required(live, persistent, serial())
+    assert rt.serial_restart_required(BARE, persistent, serial())
 
 
 def test_device_xml_for_hotplug_has_no_address():
-    text = dx.plan_serial(BARE, serial(target_type="pci-serial")).xml
+    text = sp.plan_serial(BARE, serial(target_type="pci-serial")).xml
     text = text.replace("</serial>", "<address type='pci' slot='0x05'/></serial>")
-    device = dx.serial_device_xml(text, serial(target_type="pci-serial"))
+    device = rt.serial_device_xml(text, serial(target_type="pci-serial"))
     assert device.startswith("<serial") and "address" not in device
-    assert dx.serial_device_xml(BARE, serial()) is None
+    assert rt.serial_device_xml(BARE, serial()) is None
 
 
 def test_acpi_and_virtio_serial_detection():
-    assert not dx.has_acpi(BARE)
-    assert dx.has_acpi(BARE.replace("</os>", "</os><features><acpi/></features>"))
-    assert not dx.has_virtio_serial_controller(BARE)
-    assert dx.has_virtio_serial_controller(BARE.replace("</devices>",
+    assert not rt.has_acpi(BARE)
+    assert rt.has_acpi(BARE.replace("</os>", "</os><features><acpi/></features>"))
+    assert not rt.has_virtio_serial_controller(BARE)
+    assert rt.has_virtio_serial_controller(BARE.replace("</devices>",
                                                         "<controller type='virtio-serial'/></devices>"))
 
 
 def test_untouched_documents_are_not_reserialised():
-    plan = dx.plan_serial(dx.plan_serial(BARE, serial()).xml, serial())
+    plan = sp.plan_serial(sp.plan_serial(BARE, serial()).xml, serial())
     assert plan.xml is None and plan.before == plan.after
 
 
 def test_output_is_semantically_input_plus_device():
-    plan = dx.plan_vnc(BARE, vnc())
+    plan = vp.plan_vnc(BARE, vnc())
     assert semantic(plan.xml) != semantic(BARE)
-    assert semantic(dx.plan_vnc(plan.xml, vnc(state="absent")).xml) == semantic(BARE)
+    assert semantic(vp.plan_vnc(plan.xml, vnc(state="absent")).xml) == semantic(BARE)

@@ -15,7 +15,11 @@ from pathlib import Path
 import pytest
 from domain_xml_helpers import is_serial_kind, is_vnc, semantic, without
 
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_doc as xdoc
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_spec as specs
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _redact as redact
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _serial_plan as sp
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _vnc_plan as vp
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "domain_xml"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "spec.json").is_file())
@@ -26,8 +30,8 @@ def _load(case):
     d = FIXTURES / case
     spec = json.loads((d / "spec.json").read_text())
     if spec["kind"] == "serial":
-        return d, spec, dx.validate_serial_spec(spec["params"]), dx.plan_serial, is_serial_kind
-    return d, spec, dx.validate_vnc_spec(spec["params"]), dx.plan_vnc, is_vnc
+        return d, spec, specs.validate_serial_spec(spec["params"]), sp.plan_serial, is_serial_kind
+    return d, spec, specs.validate_vnc_spec(spec["params"]), vp.plan_vnc, is_vnc
 
 
 def _output(case):
@@ -74,7 +78,7 @@ def test_no_password_in_diff_texts(case):
     _text, plan, _out = _output(case)
     for t in (plan.before, plan.after):
         for value in re.findall(r"passwd=['\"]([^'\"]*)['\"]", t):
-            assert value == dx.REDACTED
+            assert value == redact.REDACTED
     for change in plan.changes:
         assert "passwd" not in change
         for secret in ("n3wpass", "s3cret", "wide0pen", "oldpass1", "sercet"):
@@ -117,9 +121,9 @@ def test_fast_path_agrees_with_the_full_parse(case):
     text = (d / "input.xml").read_text()
     fast = plan_fn(text, spec)
     if raw["kind"] == "serial":
-        full = dx._plan_serial_full(text, spec)
+        full = sp._plan_serial_full(text, spec)
     else:
-        full = dx._plan_vnc_tree(dx.parse_domain(text), spec, text)
+        full = vp._plan_vnc_tree(xdoc.parse_domain(text), spec, text)
     assert fast.changes == full.changes
     assert fast.before == full.before and fast.after == full.after
     assert (fast.xml is None) == (full.xml is None)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_doc as xdoc
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_spec as specs
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _serial_plan as sp
 
 UUID = "0b6f2c57-3c84-4b4e-9a53-1b7f6d0c1a2e"
 BARE = """<domain type='qemu'><name>web1</name><memory unit='MiB'>64</memory>
@@ -21,7 +23,7 @@ BARE = """<domain type='qemu'><name>web1</name><memory unit='MiB'>64</memory>
 
 
 def serial(**kw):
-    return dx.validate_serial_spec(kw)
+    return specs.validate_serial_spec(kw)
 
 
 # ----------------------------------------------------------------------------------------- substitution
@@ -46,7 +48,7 @@ def test_without_placeholder_the_spec_is_shared_unchanged():
 
 def test_the_plan_uses_the_resolved_path():
     spec = serial(log_file="/var/log/libvirt/qemu/{name}-serial0.log")
-    plan = dx.plan_serial(BARE, spec.for_domain("web1"))
+    plan = sp.plan_serial(BARE, spec.for_domain("web1"))
     assert plan.changes[0] == ("add serial port 0 (pty, log /var/log/libvirt/qemu/web1-serial0.log (append off), "
                                "isa-serial)")
     assert "<log file=\"/var/log/libvirt/qemu/web1-serial0.log\" append=\"off\" />" in plan.xml
@@ -56,12 +58,12 @@ def test_the_plan_uses_the_resolved_path():
 @pytest.mark.parametrize("name", ["a/b", ".", ".."])
 def test_names_that_cannot_be_a_path_component(name):
     spec = serial(log_file="/var/log/{name}.log")
-    with pytest.raises(dx.PlanError, match="cannot be put into a path"):
+    with pytest.raises(xdoc.PlanError, match="cannot be put into a path"):
         spec.for_domain(name)
 
 
 def test_a_name_with_xml_characters_is_escaped_in_the_document():
-    plan = dx.plan_serial(BARE, serial(log_file="/var/log/{name}.log").for_domain("a&b<c>'\""))
+    plan = sp.plan_serial(BARE, serial(log_file="/var/log/{name}.log").for_domain("a&b<c>'\""))
     assert "/var/log/a&amp;b&lt;c&gt;'&quot;.log" in plan.xml
 
 
@@ -81,8 +83,8 @@ def test_a_name_with_xml_characters_is_escaped_in_the_document():
     ({"source_type": "unix", "source_path": "/tmp/}{name}.sock"}, "source_path .* has a stray brace"),
 ])
 def test_unknown_placeholders_and_stray_braces_fail(params, message):
-    with pytest.raises(dx.SpecError, match=message):
-        dx.validate_serial_spec(params)
+    with pytest.raises(specs.SpecError, match=message):
+        specs.validate_serial_spec(params)
 
 
 def test_absent_ignores_the_paths_as_before():
@@ -110,13 +112,13 @@ THREE = ["a", "b", "c"]
     ({"log_file": "/x.log"}, ["d%d" % i for i in range(7)], "shared by 7 domains (d0, d1, d2, d3, d4 and 2 more)"),
 ])
 def test_settings_shared_by_several_domains_are_refused(params, names, message):
-    problem = dx.shared_source_problem(serial(**params), names)
+    problem = specs.shared_source_problem(serial(**params), names)
     assert problem is not None and message in problem
 
 
 def test_all_shared_settings_are_named_at_once():
     spec = serial(source_type="file", source_path="/tmp/out", log_file="/tmp/log")
-    problem = dx.shared_source_problem(spec, ["a", "b"])
+    problem = specs.shared_source_problem(spec, ["a", "b"])
     assert "log_file /tmp/log" in problem and "source_path /tmp/out" in problem
 
 
@@ -132,4 +134,4 @@ def test_all_shared_settings_are_named_at_once():
     ({"state": "absent", "log_file": "/x.log"}, THREE),
 ])
 def test_settings_that_several_domains_can_share(params, names):
-    assert dx.shared_source_problem(serial(**params), names) is None
+    assert specs.shared_source_problem(serial(**params), names) is None

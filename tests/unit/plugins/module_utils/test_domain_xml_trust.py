@@ -11,7 +11,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_doc as xdoc
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_runtime as rt
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_spec as specs
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _serial_plan as sp
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _vnc_plan as vp
 
 BASE = """<domain type='qemu'><name>d</name><memory unit='KiB'>65536</memory>
   <os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type></os>
@@ -23,15 +27,15 @@ BASE = """<domain type='qemu'><name>d</name><memory unit='KiB'>65536</memory>
 
 
 def vnc(**kw):
-    return dx.validate_vnc_spec(kw)
+    return specs.validate_vnc_spec(kw)
 
 
 def graphics(text):
-    return dx._first_vnc(dx.parse_domain(text).find("devices"))
+    return vp._first_vnc(xdoc.parse_domain(text).find("devices"))
 
 
 def plan_vnc(device, **kw):
-    return dx.plan_vnc(BASE % device, vnc(**kw))
+    return vp.plan_vnc(BASE % device, vnc(**kw))
 
 
 def out_vnc(device, **kw):
@@ -54,29 +58,29 @@ LOOP = ("<graphics type='vnc' port='5901' autoport='no' websocket='5701' keymap=
 @pytest.mark.parametrize("kw", [{}, {"password": "n3wpass"}, {"keymap": "de"}])
 def test_socket_and_none_are_never_turned_into_tcp_by_default(device, kw):
     plan, g = out_vnc(device, **kw)
-    assert dx.vnc_listen(g)[0] in ("socket", "none")
+    assert vp.vnc_listen(g)[0] in ("socket", "none")
     assert g.get("listen") is None and g.find("listen[@type='address']") is None
     assert not any("listen 127.0.0.1" in c for c in plan.changes)
 
 
 @pytest.mark.parametrize("device", [SOCKET, NONE])
 def test_an_explicit_tcp_listen_over_a_private_one_needs_replace_private_listen(device):
-    with pytest.raises(dx.PlanError, match="more private than listen 127.0.0.1; set replace_private_listen: true"):
+    with pytest.raises(xdoc.PlanError, match="more private than listen 127.0.0.1; set replace_private_listen: true"):
         plan_vnc(device, listen="127.0.0.1")
     _plan, g = out_vnc(device, listen="127.0.0.1", replace_private_listen=True)
-    assert dx.vnc_listen(g) == ("address", "127.0.0.1")
+    assert vp.vnc_listen(g) == ("address", "127.0.0.1")
 
 
 def test_none_to_socket_is_less_private_too_socket_to_none_is_not():
-    with pytest.raises(dx.PlanError, match="replace_private_listen"):
+    with pytest.raises(xdoc.PlanError, match="replace_private_listen"):
         plan_vnc(NONE, listen="socket")
     _plan, g = out_vnc(SOCKET, listen="none")
-    assert dx.vnc_listen(g) == ("none", None)
+    assert vp.vnc_listen(g) == ("none", None)
 
 
 def test_existing_wildcard_without_opt_in_is_closed_and_says_why():
     plan, g = out_vnc(WILD_PW)
-    assert dx.vnc_listen(g) == ("address", "127.0.0.1")
+    assert vp.vnc_listen(g) == ("address", "127.0.0.1")
     assert "allow_remote_listen is not set" in plan.changes[0]
 
 
@@ -86,17 +90,17 @@ def test_existing_wildcard_with_opt_in_and_password_is_kept():
 
 
 def test_opt_in_without_any_password_is_refused():
-    with pytest.raises(dx.PlanError, match="needs password"):
+    with pytest.raises(xdoc.PlanError, match="needs password"):
         plan_vnc(WILD_NOPW, allow_remote_listen=True)
-    with pytest.raises(dx.PlanError, match="needs password"):
+    with pytest.raises(xdoc.PlanError, match="needs password"):
         plan_vnc(WILD_NOPW.replace("0.0.0.0", "127.0.0.1"), listen="::ffff:0.0.0.0", allow_remote_listen=True)
-    with pytest.raises(dx.PlanError, match="needs password"):
-        dx.plan_vnc(BASE % "", vnc(listen="192.0.2.5", allow_remote_listen=True))
+    with pytest.raises(xdoc.PlanError, match="needs password"):
+        vp.plan_vnc(BASE % "", vnc(listen="192.0.2.5", allow_remote_listen=True))
 
 
 def test_opt_in_counts_the_password_the_device_already_has():
     _plan, g = out_vnc(WILD_PW.replace("0.0.0.0", "127.0.0.1"), listen="::", allow_remote_listen=True)
-    assert dx.vnc_listen(g) == ("address", "::") and g.get("passwd") == "oldpass1"
+    assert vp.vnc_listen(g) == ("address", "::") and g.get("passwd") == "oldpass1"
 
 
 def test_the_old_option_name_is_an_alias():
@@ -105,7 +109,7 @@ def test_the_old_option_name_is_an_alias():
 
 @pytest.mark.parametrize("spelling", ["::ffff:0.0.0.0", "0:0::0", "[::]", "0000::0000", "10.1.2.3", "2001:db8::5"])
 def test_every_non_loopback_spelling_needs_the_opt_in(spelling):
-    with pytest.raises(dx.SpecError, match="allow_remote_listen: true"):
+    with pytest.raises(specs.SpecError, match="allow_remote_listen: true"):
         vnc(listen=spelling, password="abc")
 
 
@@ -124,9 +128,9 @@ def test_removal_takes_an_explicit_value():
 
 
 def test_a_new_device_gets_the_safe_defaults():
-    plan = dx.plan_vnc(BASE % "", vnc())
+    plan = vp.plan_vnc(BASE % "", vnc())
     g = graphics(plan.xml)
-    assert dx.vnc_listen(g) == ("address", "127.0.0.1") and g.get("autoport") == "yes"
+    assert vp.vnc_listen(g) == ("address", "127.0.0.1") and g.get("autoport") == "yes"
 
 
 # ----------------------------------------------------------------------------------------- passwdValidTo
@@ -146,34 +150,34 @@ def test_a_future_expiry_is_kept_across_a_password_change_and_untouched_without_
 def test_password_valid_to_is_normalised_to_utc_and_checked_against_now():
     assert vnc(password="a", password_valid_to="2030-01-01T01:30:00+01:30").password_valid_to == "2030-01-01T00:00:00"
     assert vnc(password="a", password_valid_to="2030-01-01T00:00:00Z").password_valid_to == "2030-01-01T00:00:00"
-    with pytest.raises(dx.SpecError, match="not in the future"):
-        dx.validate_vnc_spec({"password": "a", "password_valid_to": "2030-01-01T00:00:00",
-                              "_now": "2030-01-01T00:00:01"})
+    with pytest.raises(specs.SpecError, match="not in the future"):
+        specs.validate_vnc_spec({"password": "a", "password_valid_to": "2030-01-01T00:00:00",
+                                 "_now": "2030-01-01T00:00:01"})
 
 
 def test_password_valid_to_without_a_password_is_refused():
-    with pytest.raises(dx.PlanError, match="password_valid_to needs a password"):
-        dx.plan_vnc(BASE % "", vnc(password_valid_to="2999-01-01T00:00:00"))
+    with pytest.raises(xdoc.PlanError, match="password_valid_to needs a password"):
+        vp.plan_vnc(BASE % "", vnc(password_valid_to="2999-01-01T00:00:00"))
 
 
 def test_live_update_carries_the_expiry_or_removes_it():
     dev = "<graphics type='vnc' passwd='old' passwdValidTo='2011-01-01T00:00:00'/>"
-    assert ET.fromstring(dx.with_vnc_password(dev, "new")).get("passwdValidTo") is None
-    assert ET.fromstring(dx.with_vnc_password(dev, "new", "2999-01-01T00:00:00")).get("passwdValidTo") == \
+    assert ET.fromstring(rt.with_vnc_password(dev, "new")).get("passwdValidTo") is None
+    assert ET.fromstring(rt.with_vnc_password(dev, "new", "2999-01-01T00:00:00")).get("passwdValidTo") == \
         "2999-01-01T00:00:00"
 
 
 def test_live_state_sees_an_expiry_difference():
     live = BASE % (LOOP % " passwdValidTo='2011-05-31T16:11:22'")
     persistent = BASE % (LOOP % "")
-    assert dx.vnc_live_state(live, persistent) == (False, True)
+    assert rt.vnc_live_state(live, persistent) == (False, True)
 
 
 def test_live_state_ignores_values_only_the_running_domain_knows():
     persistent = BASE % "<graphics type='vnc'><listen type='socket'/></graphics>"
     path = "/var/lib/libvirt/qemu/d/vnc.sock"
     live = BASE % ("<graphics type='vnc' socket='%s'><listen type='socket' socket='%s'/></graphics>" % (path, path))
-    assert dx.vnc_live_state(live, persistent) == (False, False)
+    assert rt.vnc_live_state(live, persistent) == (False, False)
 
 
 # ----------------------------------------------------------------------------------------- fidelity
@@ -190,13 +194,13 @@ def test_unmanaged_vnc_attributes_and_children_are_kept():
 # ----------------------------------------------------------------------------------------- serial
 
 def serial(**kw):
-    return dx.validate_serial_spec(kw)
+    return specs.validate_serial_spec(kw)
 
 
 def serial_out(device, arch="x86_64", machine="pc-i440fx-7.2", **kw):
     text = (BASE % device).replace("arch='x86_64' machine='pc-i440fx-7.2'", "arch='%s' machine='%s'" % (arch, machine))
-    plan = dx.plan_serial(text, serial(**kw))
-    root = dx.parse_domain(plan.xml if plan.changed else text)
+    plan = sp.plan_serial(text, serial(**kw))
+    root = xdoc.parse_domain(plan.xml if plan.changed else text)
     return plan, root.find("devices/serial")
 
 
@@ -217,7 +221,7 @@ def test_omitted_log_file_keeps_the_log_and_an_empty_one_removes_it():
 def test_log_append_alone_changes_only_the_append_flag():
     _plan, s = serial_out(LOGGED, log_append=False)
     assert (s.find("log").get("file"), s.find("log").get("append")) == ("/var/log/s0.log", "off")
-    with pytest.raises(dx.PlanError, match="log_append needs log_file"):
+    with pytest.raises(xdoc.PlanError, match="log_append needs log_file"):
         serial_out("", log_append=True)
 
 
@@ -240,9 +244,9 @@ def test_source_tls_false_removes_tls():
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "::ffff:0.0.0.0", "192.0.2.9"])
 def test_an_existing_exposed_tcp_source_is_never_rewritten_without_opt_in(host):
-    with pytest.raises(dx.PlanError, match="serial port 0: source_host .* allow_remote_source: true"):
+    with pytest.raises(xdoc.PlanError, match="serial port 0: source_host .* allow_remote_source: true"):
         serial_out(TCP % (host, ""), log_file="/var/log/t.log")
-    with pytest.raises(dx.PlanError, match="needs source_tls"):
+    with pytest.raises(xdoc.PlanError, match="needs source_tls"):
         serial_out(TCP % (host, ""), log_file="/var/log/t.log", allow_remote_source=True)
     _plan, s = serial_out(TCP % (host, " tls='yes'"), log_file="/var/log/t.log", allow_remote_source=True)
     assert s.find("log").get("file") == "/var/log/t.log"
@@ -255,9 +259,9 @@ def test_an_exposed_device_that_needs_no_change_is_not_refused():
 
 
 def test_a_new_remote_source_needs_opt_in_and_tls():
-    with pytest.raises(dx.SpecError, match="allow_remote_source: true to confirm and set source_tls"):
+    with pytest.raises(specs.SpecError, match="allow_remote_source: true to confirm and set source_tls"):
         serial(source_type="tcp", source_host="0.0.0.0", source_port=4000)
-    with pytest.raises(dx.PlanError, match="needs source_tls"):
+    with pytest.raises(xdoc.PlanError, match="needs source_tls"):
         serial_out("", source_type="tcp", source_host="0.0.0.0", source_port=4000, allow_remote_source=True)
     _plan, s = serial_out("", source_type="tcp", source_host="logs.example.org", source_port=4000,
                           source_mode="connect", source_tls=True, allow_remote_source=True)
@@ -267,7 +271,7 @@ def test_a_new_remote_source_needs_opt_in_and_tls():
 def test_reconnect_is_refused_when_the_source_would_bind():
     device = ("<serial type='unix'><source mode='connect' path='/run/s.sock'><reconnect enabled='yes' "
               "timeout='5'/></source><target type='isa-serial' port='0'/></serial>")
-    with pytest.raises(dx.PlanError, match="reconnect.*only works with source_mode connect"):
+    with pytest.raises(xdoc.PlanError, match="reconnect.*only works with source_mode connect"):
         serial_out(device, source_type="unix", source_path="/run/s.sock", source_mode="bind")
     _plan, s = serial_out(device, source_type="unix", source_path="/run/t.sock")
     assert s.find("source/reconnect") is not None and s.find("source").get("mode") == "connect"
@@ -286,12 +290,12 @@ def test_aarch64_virt_gets_a_pl011_by_default():
     ("x86_64", "pc-i440fx-7.2", "system-serial", "exists only on arm virt"),
 ])
 def test_combinations_libvirt_would_reject_are_refused_when_planned(arch, machine, target_type, message):
-    with pytest.raises(dx.PlanError, match=message):
+    with pytest.raises(xdoc.PlanError, match=message):
         serial_out("", arch=arch, machine=machine, target_type=target_type)
 
 
 def test_an_unknown_platform_needs_an_explicit_target_type():
-    with pytest.raises(dx.PlanError, match="knows no default serial port for arch armv7l, machine vexpress-a9"):
+    with pytest.raises(xdoc.PlanError, match="knows no default serial port for arch armv7l, machine vexpress-a9"):
         serial_out("", arch="armv7l", machine="vexpress-a9")
     _plan, s = serial_out("", arch="armv7l", machine="vexpress-a9", target_type="pci-serial")
     assert s.find("target").get("type") == "pci-serial"
@@ -305,9 +309,9 @@ def test_x86_keeps_isa_serial_and_q35_too():
 
 def test_a_pl011_cannot_be_hot_plugged():
     text = (BASE % "").replace("arch='x86_64' machine='pc-i440fx-7.2'", "arch='aarch64' machine='virt'")
-    persistent = dx.plan_serial(text, serial()).xml
-    assert "cannot be hot-plugged" in dx.live_attach_blocker(text, serial(), persistent)
-    assert "system-serial" in dx.live_attach_blocker(text, serial(), persistent)
+    persistent = sp.plan_serial(text, serial()).xml
+    assert "cannot be hot-plugged" in rt.live_attach_blocker(text, serial(), persistent)
+    assert "system-serial" in rt.live_attach_blocker(text, serial(), persistent)
 
 
 # ----------------------------------------------------------------------------------------- document fidelity
@@ -323,9 +327,9 @@ def _fixture_bytes(case):
 def test_a_carriage_return_in_the_description_survives():
     text = _fixture_bytes("description-cr-metadata-default-ns")
     assert "\r" in text  # as libvirt's dumpxml gives it
-    out = dx.plan_serial(text, serial()).xml
+    out = sp.plan_serial(text, serial()).xml
     assert "&#13;" in out and "\r" not in out
-    desc = dx.parse_domain(out).find("description").text
+    desc = xdoc.parse_domain(out).find("description").text
     assert desc == "line one\r\nline two & <three>\r"
 
 
@@ -334,7 +338,7 @@ def test_description_and_default_namespace_metadata_mean_the_same_to_libvirt():
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     from domain_xml_helpers import semantic
     text = _fixture_bytes("description-cr-metadata-default-ns")
-    out = dx.plan_serial(text, serial()).xml
+    out = sp.plan_serial(text, serial()).xml
     conn = libvirt.open("test:///default")
     seen = []
     try:
@@ -343,7 +347,7 @@ def test_description_and_default_namespace_metadata_mean_the_same_to_libvirt():
             dom = conn.defineXMLFlags(doc, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
             try:
                 desc = dom.metadata(libvirt.VIR_DOMAIN_METADATA_DESCRIPTION, None, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
-                stored = dx.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+                stored = xdoc.parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
                 seen.append((desc, semantic(stored.find("metadata"))))
             finally:
                 dom.undefine()
@@ -355,10 +359,10 @@ def test_description_and_default_namespace_metadata_mean_the_same_to_libvirt():
 
 def test_a_trailing_newline_never_passes_a_grammar():
     # "$" matches before a final newline; libvirt then stored keymap='de&#10;' (seen by hostile_input/host.yml)
-    with pytest.raises(dx.SpecError, match="keymap must look like"):
-        dx.validate_vnc_spec({"keymap": "de\n"})
-    with pytest.raises(dx.SpecError, match="password_valid_to must be an ISO 8601 time"):
-        dx.validate_vnc_spec({"password": "a", "password_valid_to": "2999-01-01T00:00:00\nx"})
+    with pytest.raises(specs.SpecError, match="keymap must look like"):
+        specs.validate_vnc_spec({"keymap": "de\n"})
+    with pytest.raises(specs.SpecError, match="password_valid_to must be an ISO 8601 time"):
+        specs.validate_vnc_spec({"password": "a", "password_valid_to": "2999-01-01T00:00:00\nx"})
     # surrounding white space of a time and a listen address is dropped: what is written is the clean value
     assert vnc(password="a", password_valid_to="2999-01-01T00:00:00\n").password_valid_to == "2999-01-01T00:00:00"
     assert vnc(listen=" 127.0.0.1\n").listen == "127.0.0.1"

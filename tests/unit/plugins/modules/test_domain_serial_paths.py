@@ -57,10 +57,10 @@ def test_uuid_is_only_asked_for_when_used(conn, capsys, monkeypatch):
         def UUIDString(self):
             raise AssertionError("UUIDString asked for without {uuid}")
 
-    device = domain_serial.SerialDevice(domain_serial.dx.validate_serial_spec({"log_file": "/l/{name}.log"}))
+    device = domain_serial.SerialDevice(domain_serial.specs.validate_serial_spec({"log_file": "/l/{name}.log"}))
     assert device.for_domain(name, NoUUID()).spec.log_file == "/l/%s.log" % name
     assert device.for_domain(name, dom) is not device
-    plain = domain_serial.SerialDevice(domain_serial.dx.validate_serial_spec({"log_file": "/l/x.log"}))
+    plain = domain_serial.SerialDevice(domain_serial.specs.validate_serial_spec({"log_file": "/l/x.log"}))
     assert plain.for_domain(name, NoUUID()) is plain
 
 

@@ -17,8 +17,8 @@ libvirt = pytest.importorskip("libvirt")
 
 from libvirt_test_driver import FLAGS, run, xml_of  # noqa: E402
 
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_xml as dx  # noqa: E402
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt as lv  # noqa: E402
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _redact as redact  # noqa: E402
 from ansible_collections.ttyfleet.serial_console.plugins.modules import domain_serial, domain_vnc  # noqa: E402
 
 
@@ -56,7 +56,7 @@ def test_vnc_password_is_never_returned(conn, capsys):
     out = run(domain_vnc, {"name": [name], "password": "new12345"}, capsys, diff=True)
     text = json.dumps(out)
     assert out["changed"] and "new12345" not in text and "old12345" not in text
-    assert dx.REDACTED in text
+    assert redact.REDACTED in text
     assert "passwd='new12345'" in xml_of(conn, name)
     assert not run(domain_vnc, {"name": [name], "password": "new12345"}, capsys)["changed"]
     # a serial change keeps the password (the XML is read with SECURE)
