@@ -13,8 +13,9 @@ domains it times, each as one process tree, wall clock and peak RSS of its large
   (B) the host-side audit per hypervisor: ``ansible-playbook bench/fleet_host_audit.yml`` over that inventory
       (the audit's three module calls per hypervisor, then every domain's findings from the findings table);
       the finding counts are checked against the planted drift;
-  (C) the shipped ``ttyfleet.serial_console.audit`` (host phase per guest, guest phase skipped: nothing runs) at
-      small sizes only, extrapolated to 1,000 and 10,000 (it costs Ansible's per-host task overhead per guest);
+  (C) the shipped ``ttyfleet.serial_console.audit`` over the same inventory (its host phase per hypervisor, the
+      guest phase for running guests only: none here), every guest counted in audit.json and audit.junit.xml and
+      the finding counts checked like (B)'s;
   (D) community.libvirt.virt ``command: get_xml`` in a loop, one module call per domain, on a sample,
       extrapolated to 1,000.
 
@@ -108,12 +109,17 @@ def define(conn, per_hv):
     return time.monotonic() - start
 
 
-def run(cmd, env, out=None):
+LOADS = []  # (what, load average before, after): other sessions share this machine
+
+
+def run(cmd, env, out=None, what=None):
     """(seconds, peak RSS MiB of the largest process of the tree, rc)."""
+    before = os.getloadavg()[0]
     start = time.monotonic()
     with open(out or os.devnull, "w") as sink:
         proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
         _pid, status, usage = os.wait4(proc.pid, 0)
+    LOADS.append((what or os.path.basename(cmd[0]), before, os.getloadavg()[0]))
     return time.monotonic() - start, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status)
 
 
@@ -164,10 +170,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--uri", default="qemu:///system")
     ap.add_argument("--sizes", default="50,500", help="domains per hypervisor (20 hypervisors)")
-    ap.add_argument("--audit-sizes", default="5,25", help="per-hypervisor sizes for (C), the shipped audit")
+    ap.add_argument("--audit-sizes", default="50,500", help="per-hypervisor sizes for (C), the shipped audit")
     ap.add_argument("--virt-sample", type=int, default=50, help="domains for (D); 0 skips it")
     ap.add_argument("--community-libvirt", default="/var/cache/ttyfleet/community-libvirt",
                     help="a collections path holding community.libvirt (fetched from PyPI's ansible package if empty)")
+    ap.add_argument("--skip-host-audit", action="store_true", help="leave (B) out: (A) and (C) only")
     ap.add_argument("--forks", type=int, default=20)
     ap.add_argument("--collections-path", required=True)
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
@@ -197,17 +204,19 @@ def main():
             r = res["sizes"][n] = {}
             listing = os.path.join(work, "inv-%d.json" % n)
             r["inventory_s"], r["inventory_rss_mib"], rc = run(
-                ["ansible-inventory", "-i", inv, "--list", "--output", listing], env)
+                ["ansible-inventory", "-i", inv, "--list", "--output", listing], env, what="(A) %d" % n)
             guests = len(json.load(open(listing)).get("guests", {}).get("hosts", [])) if rc == 0 else -1
             if guests != n:
                 raise SystemExit("inventory of %d domains listed %d guests (rc %d)" % (n, guests, rc))
             log("%d: inventory %.1f s, %.0f MiB" % (n, r["inventory_s"], r["inventory_rss_mib"]))
+            if args.skip_host_audit:
+                continue
             out = os.path.join(work, "out-%d" % n)
             os.makedirs(out)
             r["host_audit_s"], r["host_audit_rss_mib"], rc = run(
                 ["ansible-playbook", "-i", inv, "-f", str(args.forks), os.path.join(HERE, "fleet_host_audit.yml"),
                  "-e", "bench_uri=%s" % args.uri, "-e", "bench_out=%s" % out],
-                env, os.path.join(work, "host-audit-%d.log" % n))
+                env, os.path.join(work, "host-audit-%d.log" % n), what="(B) %d" % n)
             got = {}
             for f in os.listdir(out):
                 for k, v in json.load(open(os.path.join(out, f)))["findings"].items():
@@ -226,12 +235,17 @@ def main():
             a["s"], a["rss_mib"], a["rc"] = run(
                 ["ansible-playbook", "-i", inv, "-f", str(args.forks), "ttyfleet.serial_console.audit",
                  "-e", "serial_console_report_dir=%s/report-%d" % (work, n), "-e", "serial_console_become=false"],
-                env, os.path.join(work, "audit-%d.log" % n))
+                env, os.path.join(work, "audit-%d.log" % n), what="(C) %d" % n)
             report = json.load(open("%s/report-%d/audit.json" % (work, n)))
             a["guests_reported"] = len(report["guests"])
-            if a["guests_reported"] != n:
-                raise SystemExit("the audit of %d guests reported %d (log %s)" % (n, a["guests_reported"], work))
-            log("%d: shipped audit %.1f s, %.0f MiB" % (n, a["s"], a["rss_mib"]))
+            with open("%s/report-%d/audit.junit.xml" % (work, n)) as f:
+                a["junit_testcases"] = f.read().count("<testcase ")
+            a["findings"] = {k["kind"]: k["guests"] for k in report["summary"]["by_kind"]}
+            if a["guests_reported"] != n or a["junit_testcases"] != n or a["findings"] != expected_findings(per_hv):
+                raise SystemExit("the audit of %d guests reported %d (JUnit %d), findings %s, expected %s (log %s)"
+                                 % (n, a["guests_reported"], a["junit_testcases"], a["findings"],
+                                    expected_findings(per_hv), work))
+            log("%d: shipped audit %.1f s, %.0f MiB, every guest reported" % (n, a["s"], a["rss_mib"]))
         if args.virt_sample:
             args.community_libvirt = community_libvirt(args.community_libvirt)
             names = [name(hv, i) for i in range(max(sizes)) for hv in range(1, HYPERVISORS + 1)]
@@ -262,6 +276,7 @@ def main():
         res["cleanup_s"] = time.monotonic() - t
         log("undefined %d domains in %.1f s; work files in %s" % (gone, res["cleanup_s"], work))
         res["load_after"] = os.getloadavg()
+        res["loads"] = LOADS
         path = os.path.join(args.results, "fleet-%s.json" % stamp)
         with open(path, "w") as f:
             json.dump(res, f, indent=1)
@@ -278,19 +293,26 @@ def report_text(res):
         lines.append("| | %s domains | %s domains | marginal per domain | growth (x10 domains) |" % (a, b))
         lines.append("|---|---|---|---|---|")
         for key, label in (("inventory_s", "(A) inventory"), ("host_audit_s", "(B) host-side audit")):
+            if key not in ra or key not in rb:
+                continue
             lines.append("| %s | %.1f s | %.1f s | %.2f ms | x%.2f |" % (
                 label, ra[key], rb[key], 1000 * (rb[key] - ra[key]) / (int(b) - int(a)), rb[key] / ra[key]))
         for key, label in (("inventory_rss_mib", "(A) peak RSS"), ("host_audit_rss_mib", "(B) peak RSS")):
+            if key not in ra or key not in rb:
+                continue
             lines.append("| %s | %.0f MiB | %.0f MiB | %.1f KiB | x%.2f |" % (
                 label, ra[key], rb[key], 1024 * (rb[key] - ra[key]) / (int(b) - int(a)), rb[key] / ra[key]))
     audit = sorted(res["audit"], key=int)
     if len(audit) >= 2:
         a, b = audit[0], audit[-1]
-        per = (res["audit"][b]["s"] - res["audit"][a]["s"]) / (int(b) - int(a))
-        fixed = res["audit"][a]["s"] - per * int(a)
-        lines.append("(C) shipped audit: %s guests %.1f s, %s guests %.1f s: %.0f ms per guest; extrapolated "
-                     "1,000: %.0f s, 10,000: %.0f s" % (a, res["audit"][a]["s"], b, res["audit"][b]["s"],
-                                                        1000 * per, fixed + 1000 * per, fixed + 10000 * per))
+        ra, rb = res["audit"][a], res["audit"][b]
+        lines.append("| (C) shipped audit | %.1f s | %.1f s | %.2f ms | x%.2f |" % (
+            ra["s"], rb["s"], 1000 * (rb["s"] - ra["s"]) / (int(b) - int(a)), rb["s"] / ra["s"]))
+        lines.append("| (C) peak RSS | %.0f MiB | %.0f MiB | %.1f KiB | x%.2f |" % (
+            ra["rss_mib"], rb["rss_mib"], 1024 * (rb["rss_mib"] - ra["rss_mib"]) / (int(b) - int(a)),
+            rb["rss_mib"] / ra["rss_mib"]))
+    lines.append("load average (1 min) before/after each run: " + ", ".join(
+        "%s %.1f/%.1f" % (w, x, y) for w, x, y in res.get("loads", [])))
     if "virt" in res:
         v = res["virt"]
         lines.append("(D) community.libvirt.virt get_xml loop: sample %d in %.1f s, %.0f ms per domain; "

@@ -101,9 +101,9 @@ def fleet_plan(guests, hostvars, defaults, inventory_hosts):
     return _plain(_fleet_report.plan(list(guests), variables_of, _plain(defaults), list(inventory_hosts)))
 
 
-def host_results(groups, serial_results, vnc_results, info_results=None, log_results=None):
+def host_results(groups, serial_results, vnc_results, info_results=None, log_results=None, compact=False):
     return _plain(_fleet_report.host_results(_plain(groups), _plain(serial_results), _plain(vnc_results),
-                                             _plain(info_results), _plain(log_results)))
+                                             _plain(info_results), _plain(log_results), bool(compact)))
 
 
 class FilterModule:

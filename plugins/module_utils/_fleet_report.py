@@ -320,8 +320,9 @@ def group_targets(targets, passwords=None):
 def plan(guests, variables_of, defaults, inventory_hosts):
     """The host phase's plan for the guests of a play, from one read of each guest's variables.
 
-    Returns ``targets`` (guest -> target), ``groups`` (group_targets), ``hypervisors`` (each with its groups, in
-    first-seen order) and ``problems`` (every bad inventory entry, and every domain listed for two guests: the
+    Returns ``targets`` (guest -> target), ``groups`` (group_targets), ``hypervisors`` (each with its groups and
+    ``guest``, its first guest: the play host that runs its calls, delegated, so that ``--limit`` on guests never
+    leaves a hypervisor out; in first-seen order) and ``problems`` (every bad inventory entry, and every domain listed for two guests: the
     playbook fails on them before it contacts anything).
     """
     targets, problems, passwords = OrderedDict(), [], {}
@@ -345,7 +346,7 @@ def plan(guests, variables_of, defaults, inventory_hosts):
     for g in groups:
         by_hv.setdefault(g["hypervisor"], []).append(g)
     return {"targets": targets, "groups": groups, "problems": problems,
-            "hypervisors": [{"name": hv, "groups": gs} for hv, gs in by_hv.items()]}
+            "hypervisors": [{"name": hv, "guest": gs[0]["guest"], "groups": gs} for hv, gs in by_hv.items()]}
 
 
 def _answers(loop_results, module):
@@ -362,13 +363,20 @@ def _answers(loop_results, module):
     return out
 
 
-def host_results(groups, serial_results, vnc_results, info_results=None, log_results=None):
+_COMPACT_INFO = ("name", "state", "active", "persistent", "vnc_display")
+
+
+def host_results(groups, serial_results, vnc_results, info_results=None, log_results=None, compact=False):
     """guest -> its domain's answers of the host phase's module calls, made per group (tasks/host_calls.yml).
 
     Each entry: ``serial``, ``vnc``, ``info`` (the modules' entries for the domain; ``{}`` where a call did not
     run for the group), ``logging`` (the hypervisor's console_log ``logging``, or None), ``failed`` (None, or the
     message: a call failed or left the domain out) and ``findings`` (the host-side findings, when ``info`` was
     read and nothing failed; else None). One pass over each answer: linear in the domains.
+
+    ``compact`` (the audit): once the findings are made, keep of ``serial``/``vnc`` nothing and of ``info`` only
+    what the report shows (state, VNC display), all of it only for a running domain (its guest is read next): at
+    10,000 guests every byte kept is carried through Ansible's templating again by the later plays.
     """
     calls = [("serial", _answers(serial_results, "domain_serial")), ("vnc", _answers(vnc_results, "domain_vnc")),
              ("info", _answers(info_results, "domain_console_info"))]
@@ -400,6 +408,10 @@ def host_results(groups, serial_results, vnc_results, info_results=None, log_res
             entry["findings"] = (_findings.domain_findings(g["settings"], entry["info"], entry["serial"],
                                                            entry["vnc"], logging)
                                  if entry["info"] and not failures else None)
+            if compact:
+                entry["serial"], entry["vnc"] = {}, {}
+                if not entry["info"].get("active"):
+                    entry["info"] = {k: entry["info"][k] for k in _COMPACT_INFO if k in entry["info"]}
             out[guest] = entry
     return out
 

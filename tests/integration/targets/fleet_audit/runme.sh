@@ -203,6 +203,27 @@ for path in files:
 print("not in the -v output nor the reports: the password, its %s" % ", ".join(sorted(set(forms) - {"password"})))
 PY
 
+echo "== 2d. console logs (opt-in): serial_console_logging=true reports the unlogged consoles, and only those"
+# b and c have a pty serial without <log file>; a has no serial at all (serial_console's, not console_not_logged).
+# The hypervisor's own qemu.conf decides console_log_unbounded: with stdio_handler logd (libvirt's default) none.
+play ttyfleet.serial_console.audit -e serial_console_logging=true -e "serial_console_report_dir=$work/report-log" \
+  >"$work/audit-log.log" 2>&1 || true
+"$PY" - "$work/report-log/audit.json" <<'PY'
+import json, re, sys
+r = json.load(open(sys.argv[1]))
+got = {g["guest"]: sorted(f["kind"] for f in g["findings"]) for g in r["guests"]}
+conf = open("/etc/libvirt/qemu.conf").read()
+m = re.findall(r'(?m)^\s*stdio_handler\s*=\s*"([a-z]+)"', conf)
+bounded = (m[-1] if m else "logd") == "logd"
+for guest in ("fleet-fx-b", "fleet-fx-c"):
+    assert "console_not_logged" in got[guest], got
+    assert ("console_log_unbounded" in got[guest]) is False, got  # not logged: nothing to bound
+assert "console_not_logged" not in got["fleet-fx-a"], got
+[f] = [f for f in r["guests"][1]["findings"] if f["kind"] == "console_not_logged"]
+assert f["detail"] == "serial port 0 (pty) has no <log file>: what it prints is lost unless someone is attached", f
+print("console logs: console_not_logged on b and c only (hypervisor bounds its logs: %s)" % bounded)
+PY
+
 echo "== 3. rollout on shut-off domains: host devices only (their guests are skipped), idempotent, then a clean audit"
 set +e
 play ttyfleet.serial_console.rollout --check >"$work/rollout-check.log" 2>&1

@@ -183,9 +183,10 @@ def test_plan_reads_each_guest_once_groups_by_hypervisor_and_names_every_bad_ent
     assert p["targets"]["g2"]["domain"] == "dom2" and p["targets"]["g1"]["domain"] == "g1"
     assert p["targets"]["g3"]["settings"] == {"port": 0, "speed": 115200, "word": 8, "parity": "no", "stop": 1,
                                               "vnc": True, "vnc_listen": "127.0.0.1", "logging": True}
-    assert [(g["hypervisor"], g["guests"]) for g in p["groups"]] == [("hv1", ["g1", "g4"]), ("hv1", ["g2"]),
-                                                                      ("hv2", ["g3"])]
-    assert [(h["name"], [g["id"] for g in h["groups"]]) for h in p["hypervisors"]] == [("hv1", [0, 1]), ("hv2", [2])]
+    assert [(g["hypervisor"], g["guests"]) for g in p["groups"]] == [
+        ("hv1", ["g1", "g4"]), ("hv1", ["g2"]), ("hv2", ["g3"])]
+    assert [(h["name"], h["guest"], [g["id"] for g in h["groups"]]) for h in p["hypervisors"]] == [
+        ("hv1", "g1", [0, 1]), ("hv2", "g3", [2])]
     assert "Pw1aaaaa" not in repr(p)
     bad = _fleet_report.plan(
         ["a", "b", "c", "d"], {"a": {"serial_console_hypervisor": "nowhere"},
@@ -217,8 +218,8 @@ def _info(name, serial=True):
 
 def test_host_results_map_every_answer_back_to_its_guest_with_findings():
     groups = [_group(0, "hv1", ["a", "b"]), _group(1, "hv2", ["c"], logging=True)]
-    serial = [{"item": groups[0], "domains": [{"name": "dom-a", "changed": False}, {"name": "dom-b", "changed": True,
-                                                                                       "changes": ["add serial"]}]},
+    serial = [{"item": groups[0], "domains": [{"name": "dom-a", "changed": False},
+                                              {"name": "dom-b", "changed": True, "changes": ["add serial"]}]},
               {"item": groups[1], "domains": [{"name": "dom-c", "changed": False}]}]
     vnc = [{"item": groups[0], "domains": [{"name": "dom-a"}, {"name": "dom-b"}]},
            {"item": groups[1], "unreachable": True, "msg": "ssh: no route"}]
@@ -235,6 +236,9 @@ def test_host_results_map_every_answer_back_to_its_guest_with_findings():
                                                                             "domains": [_info("dom-a")]}])
     assert missing["b"]["failed"] == "hv1 (qemu:///system), domain dom-b: domain dom-b is missing from the " \
         "hypervisor's answer"
+    compact = _fleet_report.host_results(groups, serial, vnc, info, logs, compact=True)
+    assert compact["b"]["findings"] == r["b"]["findings"] and compact["b"]["serial"] == {}
+    assert compact["b"]["info"] == {"name": "dom-b", "state": "shutoff", "active": False}
     # a call that did not run for the group (skipped) leaves its key empty, not failed
     skipped = _fleet_report.host_results(groups[:1], serial[:1], [{"item": groups[0], "skipped": True}], info[:1])
     assert skipped["a"]["vnc"] == {} and skipped["a"]["failed"] is None
