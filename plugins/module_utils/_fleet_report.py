@@ -322,8 +322,8 @@ def plan(guests, variables_of, defaults, inventory_hosts):
 
     Returns ``targets`` (guest -> target), ``groups`` (group_targets), ``hypervisors`` (each with its groups and
     ``guest``, its first guest: the play host that runs its calls, delegated, so that ``--limit`` on guests never
-    leaves a hypervisor out; in first-seen order) and ``problems`` (every bad inventory entry, and every domain listed for two guests: the
-    playbook fails on them before it contacts anything).
+    leaves a hypervisor out; in first-seen order) and ``problems`` (every bad inventory entry, and every domain
+    listed for two guests: the playbook fails on them before it contacts anything).
     """
     targets, problems, passwords = OrderedDict(), [], {}
     hosts = set(inventory_hosts)
