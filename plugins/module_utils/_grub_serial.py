@@ -613,6 +613,10 @@ AUTO_TERMINAL = "auto"
 CONOUT_VAR = "efivars/ConOut-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 # Set by the boot loader that started this boot (the Boot Loader Interface): UTF-16LE, e.g. "systemd-boot 252.39".
 LOADER_INFO_VAR = "efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
+# SMBIOS BIOS vendor of EDK II's virtual-machine firmware (OVMF, AAVMF: "EFI Development Kit II / OVMF", newer
+# builds "EDK II"). Its boot manager puts every serial port the machine has into ConOut at each boot, so a stock
+# domain with no UART yet has none in ConOut, and gets one - and the mirror - once the host adds the port.
+EDK2_VENDOR_RE = re.compile(r"(EDK II|EFI Development Kit II)\b")
 # GRUB platforms whose serial driver knows only EFI serial ports (efi0, efi1, ...): no 8250 "com" units.
 EFI_ONLY_SERIAL_PLATFORMS = ("arm64-efi", "arm-efi", "riscv64-efi", "loongarch64-efi")
 
@@ -635,14 +639,17 @@ def device_path_has_uart(data):
     return False
 
 
-def choose_terminal(requested, consoles, efi_booted, conout):
+def choose_terminal(requested, consoles, efi_booted, conout, firmware_vendor=""):
     """GRUB_TERMINAL to use and why. ``requested`` is the caller's list; only ``[auto]`` is decided here.
 
     ``consoles``: the console= values the kernel gets; ``efi_booted``: /sys/firmware/efi exists; ``conout``: the
-    firmware's ConOut device path (bytes, attributes stripped) or None when it cannot be read.
+    firmware's ConOut device path (bytes, attributes stripped) or None when it cannot be read; ``firmware_vendor``:
+    the SMBIOS BIOS vendor (/sys/class/dmi/id/bios_vendor).
     - no serial device among the consoles but hvc<N>: GRUB has no virtio console driver, so only `console`;
     - EFI firmware whose ConOut holds a UART (OVMF, AAVMF, servers with console redirection): the firmware already
       mirrors GRUB's `console` onto the serial line; `serial` as well would draw every line twice;
+    - EDK II's VM firmware (OVMF, AAVMF) also when ConOut has no UART yet: it adds every serial port at each boot,
+      so the answer must not change once the host has added the port (the role runs first on the stock domain);
     - otherwise (BIOS, or EFI without redirection): `console serial` - VGA and the serial line, once each.
     """
     if list(requested) != [AUTO_TERMINAL]:
@@ -653,6 +660,10 @@ def choose_terminal(requested, consoles, efi_booted, conout):
         return ["console"], "the serial console is a virtio console (%s), which GRUB cannot draw on" % serial[-1]
     if efi_booted and conout is not None and device_path_has_uart(conout):
         return ["console"], "the EFI firmware mirrors its console (ConOut) onto a UART"
+    if efi_booted and EDK2_VENDOR_RE.match((firmware_vendor or "").strip()):
+        return ["console"], "the EFI firmware is EDK II's (%s), which mirrors its console onto every serial port" % (
+            firmware_vendor.strip()
+        )
     if efi_booted:
         return ["console", "serial"], "EFI firmware without a UART in its console (ConOut)"
     return ["console", "serial"], "BIOS firmware"

@@ -51,7 +51,7 @@ options:
     description:
       - GRUB terminals, in the order GRUB_TERMINAL lists them. Both C(console) and C(serial) keep VGA working.
       - V([auto]) chooses per firmware (RV(terminal_reason) says why) - C(console) alone where the EFI firmware
-        already mirrors its console onto a UART (its C(ConOut) variable holds one, as on OVMF and AAVMF; C(serial)
+        already mirrors its console onto a UART (its C(ConOut) variable holds one, or it is OVMF/AAVMF; C(serial)
         as well would draw every line twice), or where the serial console is a virtio console C(hvcN) GRUB cannot
         draw on; otherwise (BIOS, EFI without console redirection) C(console serial).
     type: list
@@ -124,6 +124,14 @@ options:
     description: Directory that exists when the guest was booted by UEFI.
     type: path
     default: /sys/firmware/efi
+  firmware_vendor_file:
+    description:
+      - The firmware's SMBIOS vendor. With O(terminal=[auto]) on EFI, EDK II's VM firmware (OVMF, AAVMF) gets
+        C(console) alone even while its C(ConOut) holds no UART yet (a domain before its serial port is added);
+        it adds every serial port to C(ConOut) at boot.
+    type: path
+    default: /sys/class/dmi/id/bios_vendor
+    version_added: 0.1.0
   mkconfig_cmd:
     description:
       - Command that regenerates the GRUB configuration, as a list; C({grub_cfg}) is replaced by the chosen path.
@@ -508,6 +516,7 @@ def main():
             grub_cfg=dict(type="path", default="/boot/grub/grub.cfg"),
             efi_grub_cfg=dict(type="path"),
             efi_dir=dict(type="path", default="/sys/firmware/efi"),
+            firmware_vendor_file=dict(type="path", default="/sys/class/dmi/id/bios_vendor"),
             mkconfig_cmd=dict(type="list", elements="str", default=["update-grub"]),
             bls=dict(type="bool", default=False),
             bls_dir=dict(type="path", default="/boot/loader/entries"),
@@ -530,7 +539,11 @@ def main():
     consoles, remove = p["consoles"], p["remove_args"]
     efi_booted = os.path.isdir(p["efi_dir"])
     conout = read_efivar(p["efi_dir"], core.CONOUT_VAR)
-    terminal, terminal_reason = core.choose_terminal(p["terminal"], consoles, efi_booted, conout)
+    try:
+        vendor = read(p["firmware_vendor_file"]) or ""
+    except OSError:
+        vendor = ""
+    terminal, terminal_reason = core.choose_terminal(p["terminal"], consoles, efi_booted, conout, vendor)
     # The helpers below read the terminal from the parameters: they get the decided one.
     p["terminal"] = terminal
     grub_dir = os.path.dirname(p["grub_cfg"])

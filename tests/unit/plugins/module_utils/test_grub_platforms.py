@@ -59,6 +59,24 @@ def test_auto_on_efi_without_redirection_and_on_bios_is_console_serial():
     )
 
 
+def test_auto_on_ovmf_before_the_domain_has_a_uart_is_console_only():
+    # Seen on a stock bookworm-uefi domain: OVMF's ConOut held only the VGA until the host added the serial port;
+    # after the cold restart it holds the UART too. The choice must be the same both times (idempotence, one menu).
+    for vendor in ("EFI Development Kit II / OVMF\n", "EDK II"):
+        term, why = core.choose_terminal(["auto"], ["tty0", "ttyS0,115200n8"], True, VGA_ONLY, vendor)
+        assert term == ["console"]
+        assert "EDK II" in why
+    assert core.choose_terminal(["auto"], ["tty0", "ttyS0,115200n8"], True, OVMF_CONOUT, "EDK II")[0] == ["console"]
+
+
+def test_other_efi_firmware_without_a_uart_in_conout_keeps_serial():
+    for vendor in ("American Megatrends Inc.", "Dell Inc.", "", "not EDK II"):
+        term = core.choose_terminal(["auto"], ["tty0", "ttyS0,115200n8"], True, VGA_ONLY, vendor)[0]
+        assert term == ["console", "serial"], vendor
+    # BIOS (SeaBIOS) is never EFI, whatever its vendor string
+    assert core.choose_terminal(["auto"], ["tty0", "ttyS0,115200n8"], False, None, "EDK II")[0] == ["console", "serial"]
+
+
 def test_auto_for_a_virtio_console_is_console_only():
     term, why = core.choose_terminal(["auto"], ["tty0", "hvc0"], False, None)
     assert term == ["console"]
