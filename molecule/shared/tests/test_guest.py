@@ -73,3 +73,19 @@ def test_serial_getty(host):
     # By controlling tty, not by arguments: systemd 252's serial-getty@ passes "-" and the tty on stdin.
     procs = [line.split() for line in host.run("ps -eo tty=,comm=").stdout.splitlines()]
     assert any(p[:1] == [tty] and "getty" in p[-1] for p in procs if p), f"no getty process is running on {tty}"
+
+
+def test_cloud_image_settings_overridden(host):
+    """A cloud image's own console settings (grub-cloud-amd64: console=ttyS0, GRUB_TERMINAL) are overridden by the
+    role's drop-in, and its packaged files are left as the package shipped them."""
+    if not host.package("grub-cloud-amd64").is_installed:
+        return
+    tty = _expect(host)[0]
+    verify = host.run("dpkg --verify grub-cloud-amd64")
+    assert verify.rc == 0 and not verify.stdout.strip(), f"grub-cloud-amd64's packaged files changed: {verify.stdout}"
+    packaged = host.file("/etc/default/grub").content_string
+    assert "console=ttyS0" in packaged, "the packaged /etc/default/grub no longer has its own console=ttyS0"
+    consoles = [a for a in host.file("/proc/cmdline").content_string.split() if a.startswith("console=")]
+    assert [c.split(",")[0] for c in consoles] == ["console=tty0", f"console={tty}"], (
+        f"the running kernel's consoles are {consoles}: the image's own console= was not replaced"
+    )
