@@ -18,7 +18,7 @@ one ``<failure>`` per drift finding. The Markdown is rendered by the playbooks' 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections import Counter, OrderedDict
+from collections import Counter
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _console_settings as cs
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _findings
@@ -44,7 +44,7 @@ def audit_entry(record):
                                              "for this domain" % target.get("hypervisor"))
     findings = list(host_findings) + list(_get(record, "__sc_guest_findings", []))
     probe = _get(record, "__sc_guest_info", {})
-    return OrderedDict([
+    return dict([
         ("guest", guest),
         ("domain", target.get("domain")),
         ("hypervisor", target.get("hypervisor")),
@@ -63,25 +63,25 @@ def audit_report(records):
     """The audit report: the gate's verdict, a summary by finding kind and by hypervisor, then every guest."""
     guests = [audit_entry(r) for r in records]
     drifted = [g["guest"] for g in guests if g["drift"]]
-    by_kind = OrderedDict()
+    by_kind = dict()
     for kind in _findings.TABLE:
         having = sorted({g["guest"] for g in guests for f in g["findings"] if f["kind"] == kind.name})
         if having:
             by_kind[kind.name] = {"kind": kind.name, "side": kind.side, "drift": kind.drift, "means": kind.means,
                                   "guests": len(having), "examples": having[:5]}
-    by_hv = OrderedDict()
+    by_hv = dict()
     for g in sorted(guests, key=lambda g: str(g["hypervisor"])):
         hv = by_hv.setdefault(g["hypervisor"], {"hypervisor": g["hypervisor"], "guests": 0, "with_drift": 0,
                                                 "kinds": Counter()})
         hv["guests"] += 1
         hv["with_drift"] += 1 if g["drift"] else 0
         hv["kinds"].update({f["kind"] for f in g["findings"]})
-    hypervisors = [dict(h, kinds=OrderedDict(sorted(h["kinds"].items()))) for h in by_hv.values()]
-    return OrderedDict([
+    hypervisors = [dict(h, kinds=dict(sorted(h["kinds"].items()))) for h in by_hv.values()]
+    return dict([
         ("drift", bool(drifted)),
         ("guests_with_drift", drifted),
         ("kinds", sorted({f["kind"] for g in guests for f in g["findings"]})),
-        ("summary", OrderedDict([("guests", len(guests)), ("with_drift", len(drifted)),
+        ("summary", dict([("guests", len(guests)), ("with_drift", len(drifted)),
                                  ("by_kind", list(by_kind.values())), ("by_hypervisor", hypervisors)])),
         ("guests", guests),
     ])
@@ -94,7 +94,7 @@ def junit_xml(report, name="ttyfleet.serial_console.audit"):
     own ``<failure>`` element (type = the finding kind). Findings that are not drift go to ``<system-out>``.
     """
     root = ET.Element("testsuites", name=name)
-    suites = OrderedDict()
+    suites = dict()
     for g in report.get("guests", []):
         suites.setdefault(g["hypervisor"], []).append(g)
     total_tests = total_failures = 0
@@ -179,7 +179,7 @@ def rollout_row(r):
         p = cycle if cycle is not None else {}
     transcript = str(p.get("transcript") or "")
     error = r.get("__sc_host_failed") or r.get("__sc_guest_failed") or r.get("__sc_cycle_failed") or ""
-    return OrderedDict([
+    return dict([
         ("guest", r.get("inventory_hostname")),
         ("domain", target.get("domain")),
         ("hypervisor", target.get("hypervisor")),
@@ -285,7 +285,7 @@ def target(guest, variables, defaults, inventory_hosts):
         s = None
     if problems:
         return None, ["guest %s: %s" % (guest, p) for p in problems]
-    t = OrderedDict([("guest", guest), ("domain", str(v["domain"])), ("hypervisor", str(v["hypervisor"])),
+    t = dict([("guest", guest), ("domain", str(v["domain"])), ("hypervisor", str(v["hypervisor"])),
                      ("uri", str(v["uri"])), ("port", s["port"]), ("vnc", v["vnc"]),
                      ("vnc_listen", str(v["vnc_listen"])), ("vnc_wildcard", v["vnc_wildcard"]),
                      ("logging", v["logging"])])
@@ -301,7 +301,7 @@ def group_targets(targets, passwords=None):
     group holds no password and nothing made from one, only ``guest``, the guest whose password to use.
     """
     passwords = passwords or {}
-    groups = OrderedDict()
+    groups = dict()
     for t in targets:
         key = (t["hypervisor"], t["uri"], t["port"], t["vnc"], t.get("vnc_listen"), t.get("vnc_wildcard"),
                bool(t.get("logging")), passwords.get(t["guest"]))
@@ -325,7 +325,7 @@ def plan(guests, variables_of, defaults, inventory_hosts):
     leaves a hypervisor out; in first-seen order) and ``problems`` (every bad inventory entry, and every domain
     listed for two guests: the playbook fails on them before it contacts anything).
     """
-    targets, problems, passwords = OrderedDict(), [], {}
+    targets, problems, passwords = dict(), [], {}
     hosts = set(inventory_hosts)
     for guest in guests:
         variables = variables_of(guest)
@@ -334,7 +334,7 @@ def plan(guests, variables_of, defaults, inventory_hosts):
         if t is not None:
             targets[guest] = t
             passwords[guest] = variables.get("serial_console_vnc_password")
-    seen = OrderedDict()
+    seen = dict()
     for t in targets.values():
         seen.setdefault((t["hypervisor"], t["uri"], t["domain"]), []).append(t["guest"])
     for (hv, uri, domain), names in seen.items():
@@ -342,7 +342,7 @@ def plan(guests, variables_of, defaults, inventory_hosts):
             problems.append("the same domain is listed for several guests: [%s %s %s] (%s)"
                             % (hv, uri, domain, ", ".join(names)))
     groups = group_targets(targets.values(), passwords)
-    by_hv = OrderedDict()
+    by_hv = dict()
     for g in groups:
         by_hv.setdefault(g["hypervisor"], []).append(g)
     return {"targets": targets, "groups": groups, "problems": problems,
@@ -381,12 +381,12 @@ def host_results(groups, serial_results, vnc_results, info_results=None, log_res
     calls = [("serial", _answers(serial_results, "domain_serial")), ("vnc", _answers(vnc_results, "domain_vnc")),
              ("info", _answers(info_results, "domain_console_info"))]
     logs = _answers(log_results, "console_log")
-    out = OrderedDict()
+    out = dict()
     for g in groups:
         log_by_name, log_failed, log_result = logs.get(g["id"], (None, None, {}))
         logging = None if log_by_name is None or log_failed else log_result.get("logging")
         for guest, domain in zip(g["guests"], g["domains"]):
-            entry, failures = OrderedDict(), []
+            entry, failures = dict(), []
             for key, answers in calls:
                 by_name, failed, _r = answers.get(g["id"], (None, None, None))
                 if by_name is None:

@@ -258,3 +258,28 @@ def test_audit_records_account_for_every_target_guest():
     assert by["b"]["findings"][0]["kind"] == "host_unreadable" and "boom" in by["b"]["findings"][0]["detail"]
     assert by["z"]["findings"][0]["kind"] == "host_unreadable" and "hv9 left the play" in by["z"]["findings"][0][
         "detail"]
+
+
+def _types(value):
+    """Every container type anywhere in a filter's answer."""
+    seen = {type(value)}
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for child in children:
+        seen |= _types(child)
+    return seen
+
+
+def test_filter_answers_are_plain_containers_that_ansible_core_2_19_stores():
+    # ansible-core 2.19 warns "Type 'OrderedDict' is unsupported in variable storage" for every such value a filter
+    # hands back (and later versions refuse it); a dict keeps insertion order, which is all the reports need.
+    groups = [_group(0, "hv1", ["a"])]
+    answers = [
+        _fleet_report.audit_report(RECORDS),
+        _fleet_report.rollout_summary([rollout()]),
+        _fleet_report.plan(["g1"], {"g1": {"serial_console_hypervisor": "hv1"}}.get, DEFAULTS, ["hv1", "g1"]),
+        _fleet_report.host_results(groups, [{"item": groups[0], "domains": [{"name": "dom-a"}]}],
+                                   [{"item": groups[0], "domains": [{"name": "dom-a"}]}],
+                                   [{"item": groups[0], "domains": [_info("dom-a")]}], compact=True),
+    ]
+    for answer in answers:
+        assert not {t for t in _types(answer) if t not in (dict, list, tuple) and issubclass(t, dict)}, answer
