@@ -82,7 +82,7 @@ def audit_report(records):
         ("guests_with_drift", drifted),
         ("kinds", sorted({f["kind"] for g in guests for f in g["findings"]})),
         ("summary", dict([("guests", len(guests)), ("with_drift", len(drifted)),
-                                 ("by_kind", list(by_kind.values())), ("by_hypervisor", hypervisors)])),
+                          ("by_kind", list(by_kind.values())), ("by_hypervisor", hypervisors)])),
         ("guests", guests),
     ])
 
@@ -286,9 +286,9 @@ def target(guest, variables, defaults, inventory_hosts):
     if problems:
         return None, ["guest %s: %s" % (guest, p) for p in problems]
     t = dict([("guest", guest), ("domain", str(v["domain"])), ("hypervisor", str(v["hypervisor"])),
-                     ("uri", str(v["uri"])), ("port", s["port"]), ("vnc", v["vnc"]),
-                     ("vnc_listen", str(v["vnc_listen"])), ("vnc_wildcard", v["vnc_wildcard"]),
-                     ("logging", v["logging"])])
+              ("uri", str(v["uri"])), ("port", s["port"]), ("vnc", v["vnc"]),
+              ("vnc_listen", str(v["vnc_listen"])), ("vnc_wildcard", v["vnc_wildcard"]),
+              ("logging", v["logging"])])
     t["settings"] = {"port": s["port"], "speed": s["speed"], "word": s["word"], "parity": s["parity"],
                      "stop": s["stop"], "vnc": v["vnc"], "vnc_listen": t["vnc_listen"], "logging": v["logging"]}
     return t, []
