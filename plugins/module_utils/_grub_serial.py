@@ -8,6 +8,10 @@ drop-ins, generated grub.cfg, BLS entries, GRUB 0.97 menus, grubenv.
 Pure text transforms (text in, text out, plus lists of problems), except ``source_defaults``, the one place that
 runs a shell to read /etc/default/grub and its drop-ins the way grub-mkconfig does. No AnsibleModule. The
 ``grub_serial`` module does the file I/O around these functions; other guest-side code imports them from here.
+
+Over 400 lines on purpose: this is the one home of GRUB's file formats (/etc/default/grub and its drop-ins,
+grub.cfg, BLS entries, GRUB 0.97 menus, grubenv, the EFI variables that choose the terminal), and they share one
+shell-word grammar and one kernel-argument merge; a split by format (BLS, legacy) is the next step if it grows.
 """
 
 from __future__ import annotations
