@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 # Over 400 lines: about 270 are the module's documentation; the rest is the file I/O that belongs in the module
-# (write once, re-read, confirm; backups; restore on a failed generator; check-mode predictions). The GRUB logic
-# itself is pure, in module_utils/_grub_serial.py.
+# (atomic writes with fsync, backups, restore on a failed generator, grub.cfg re-read and checked after it is
+# regenerated, check-mode predictions). The GRUB logic itself is pure, in module_utils/_grub_serial.py.
 
 DOCUMENTATION = r"""
 ---
