@@ -84,6 +84,26 @@ def kernel_console(tty, speed, word, parity):
     return "%s,%s" % (tty, line_settings(speed, word, parity))
 
 
+# The 8250 UARTs of a PC by Linux's number (ttyS<N> is the port at that I/O address, whatever else exists). GRUB on
+# a PC BIOS (i386-pc) numbers its units by the BIOS data area instead, where the firmware lists only the ports it
+# found, in order: on a domain whose only port is 1 (0x2f8, ttyS1), that port is GRUB's unit 0 and `--unit=1` names
+# no port at all, so GRUB stays silent on serial. The I/O address is the one name both agree on.
+PC_UART_PORTS = (0x3F8, 0x2F8, 0x3E8, 0x2E8)
+
+
+def grub_unit_of(serial_cmd):
+    """The ttyS number a GRUB serial command speaks on (``--unit=N`` or ``--port=`` a PC UART address); None if
+    neither names one."""
+    m = re.search(r"--unit=(\d+)", serial_cmd or "")
+    if m:
+        return int(m.group(1))
+    m = re.search(r"--port=(0x[0-9a-fA-F]+|\d+)", serial_cmd or "")
+    if m:
+        addr = int(m.group(1), 0)
+        return PC_UART_PORTS.index(addr) if addr in PC_UART_PORTS else None
+    return None
+
+
 def serial_command(unit, speed, word, parity, stop):
     """GRUB's ``serial`` command line, as GRUB_SERIAL_COMMAND and grub.cfg carry it."""
     return "serial --unit=%d --speed=%d --word=%d --parity=%s --stop=%d" % (unit, speed, word, parity, stop)

@@ -35,7 +35,6 @@ made of the same findings).
 
 from __future__ import annotations
 
-import re
 from collections import namedtuple
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _console_log, _exposure
@@ -288,8 +287,7 @@ def _kernel_console_config(ctx):
 
 def _grub_unit(ctx):
     cmd = (ctx.guest.get("grub_cfg") or {}).get("serial_command")
-    unit = re.search(r"--unit=(\d+)", cmd or "")
-    return cmd, int(unit.group(1)) if unit else None
+    return cmd, cs.grub_unit_of(cmd)
 
 
 def _port_mismatch(ctx):

@@ -25,6 +25,7 @@ import subprocess
 # Re-exported for grub_serial and the tests: pylint: disable=unused-import
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_settings import (  # noqa: F401
     PARITIES,
+    PC_UART_PORTS,
     SPEEDS,
     TTY_RE,
     kernel_console,
@@ -673,12 +674,21 @@ def choose_terminal(requested, consoles, efi_booted, conout, firmware_vendor="")
     return ["console", "serial"], "BIOS firmware"
 
 
+PC_BIOS_PLATFORM = "i386-pc"
+
+
 def port_serial_command(serial_cmd, unit, grub_platforms):
     """GRUB's serial command for the installed GRUB platforms: on arm64-efi (and other EFI-only ports) GRUB names
-    serial ports efi0, efi1 ..., and ``--unit=0`` fails with "serial port `com0' isn't found"."""
+    serial ports efi0, efi1 ..., and ``--unit=0`` fails with "serial port `com0' isn't found". Where GRUB for a PC
+    BIOS is installed, a port other than 0 is named by its I/O address (``--port=0x2f8`` for ttyS1): that GRUB
+    counts units in the BIOS data area, which lists only the ports present (see _console_settings.PC_UART_PORTS).
+    Port 0 keeps ``--unit=0``: it is the first port whenever it exists."""
     if any(pl in EFI_ONLY_SERIAL_PLATFORMS for pl in grub_platforms):
         words = [w for w in serial_cmd.split() if not w.startswith("--unit=")]
         return " ".join(words + ["efi%d" % unit])
+    if PC_BIOS_PLATFORM in grub_platforms and 0 < unit < len(PC_UART_PORTS):
+        words = serial_cmd.split()
+        return " ".join("--port=0x%x" % PC_UART_PORTS[unit] if w.startswith("--unit=") else w for w in words)
     return serial_cmd
 
 

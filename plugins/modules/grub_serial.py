@@ -554,7 +554,8 @@ def main():
     serial_cmd = core.port_serial_command(
         core.serial_command(p["unit"], p["speed"], p["word"], p["parity"], p["stop"]),
         p["unit"],
-        [d for d in core.EFI_ONLY_SERIAL_PLATFORMS if os.path.isdir(os.path.join(grub_dir, d))],
+        [d for d in core.EFI_ONLY_SERIAL_PLATFORMS + (core.PC_BIOS_PLATFORM,)
+         if os.path.isdir(os.path.join(grub_dir, d))],
     )
     run = Run(module)
     result = dict(

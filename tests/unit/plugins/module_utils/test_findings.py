@@ -235,6 +235,9 @@ GUEST_CASES = [
     ("console= configured, not booted yet", guest(proc_cmdline="root=UUID=x ro quiet"), [0], SETTINGS,
      ["kernel_console_running"]),
     ("GRUB on unit 1", guest(grub_cfg=dict(GRUB_CFG, serial_command=UNIT1)), [0], SETTINGS, ["port_mismatch"]),
+    # a PC BIOS GRUB names port 1 by its address (grub_serial writes --port=0x2f8 for ttyS1)
+    ("GRUB on COM2's address", guest(grub_cfg=dict(GRUB_CFG, serial_command=UNIT1.replace("--unit=1", "--port=0x2f8"))),
+     [0], SETTINGS, ["port_mismatch"]),
     ("kernel console on a port the domain lacks",
      guest(grub_cfg=dict(GRUB_CFG, consoles_default_entry=["tty0", "ttyS0,115200n8", "ttyS2,115200n8"])), [0],
      SETTINGS, ["port_mismatch"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _console_settings as cs
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _grub_serial as core
 
 
@@ -88,6 +89,27 @@ def test_an_explicit_terminal_is_kept():
         ["console", "serial"],
         "as requested",
     )
+
+
+def test_pc_bios_grub_names_a_port_other_than_0_by_its_address():
+    # GRUB for a PC BIOS counts units in the BIOS data area, which lists only the ports present: on a domain whose
+    # only port is ttyS1 (0x2f8) --unit=1 names nothing and GRUB stays silent on serial (seen booted: trixie, port 1)
+    cmd = core.serial_command(1, 115200, 8, "no", 1)
+    assert core.port_serial_command(cmd, 1, ["i386-pc"]) == (
+        "serial --port=0x2f8 --speed=115200 --word=8 --parity=no --stop=1")
+    assert core.port_serial_command(core.serial_command(3, 9600, 8, "no", 1), 3, ["i386-pc"]).startswith(
+        "serial --port=0x2e8 ")
+    cmd0 = core.serial_command(0, 115200, 8, "no", 1)
+    assert core.port_serial_command(cmd0, 0, ["i386-pc"]) == cmd0  # port 0 is the first port whenever it exists
+    assert core.port_serial_command(cmd, 1, []) == cmd  # an EFI GRUB on x86 numbers the PC addresses itself
+
+
+def test_grub_unit_of_reads_unit_and_pc_port_address():
+    assert cs.grub_unit_of("serial --unit=2 --speed=9600") == 2
+    assert cs.grub_unit_of("serial --port=0x2f8 --speed=115200") == 1
+    assert cs.grub_unit_of("serial --port=0x3F8") == 0
+    assert cs.grub_unit_of("serial --port=0x1234") is None
+    assert cs.grub_unit_of(None) is None
 
 
 def test_arm64_efi_names_its_serial_port_efi_n():
