@@ -44,8 +44,12 @@ def test_grub_cfg_uses_serial_terminal(host):
     tty, unit, arg, terminal = _expect(host)
     cfg = host.file("/boot/grub/grub.cfg").content_string
     if "serial" in terminal:
-        serial = rf"^\s*serial\s.*(--unit={unit}\b.*--speed=115200\b|--speed=115200\b.* efi{unit}$)"
-        assert re.search(serial, cfg, re.M), f"grub.cfg has no `serial --unit={unit} --speed=115200` (or efi{unit})"
+        # a PC BIOS GRUB names ports 1-3 by I/O address (it counts units among the ports present): --port=0x2f8
+        port = "0x%x" % (0x3F8, 0x2F8, 0x3E8, 0x2E8)[int(unit)] if str(unit).isdigit() and int(unit) < 4 else "-"
+        serial = (rf"^\s*serial\s.*((--unit={unit}|--port={port})\b.*--speed=115200\b"
+                  rf"|--speed=115200\b.* efi{unit}$)")
+        assert re.search(serial, cfg, re.M), (
+            f"grub.cfg has no `serial --unit={unit} --speed=115200` (or --port={port}, or efi{unit})")
     for cmd in ("terminal_output", "terminal_input"):
         words = [line.split()[1:] for line in cfg.splitlines() if line.split()[:1] == [cmd]]
         assert words, f"grub.cfg has no `{cmd}` line"
