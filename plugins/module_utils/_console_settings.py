@@ -104,6 +104,13 @@ def grub_unit_of(serial_cmd):
     return None
 
 
+def serial_line_words(serial_cmd):
+    """A GRUB serial command's line settings (speed, word, parity, stop), without how it names its port
+    (``--unit=N``, ``--port=ADDR`` or ``efiN``: the platform's spelling, see _grub_serial.port_serial_command)."""
+    return [w for w in (serial_cmd or "").split()[1:]
+            if not w.startswith(("--unit=", "--port=")) and not re.match(r"efi\d+\Z", w)]
+
+
 def serial_command(unit, speed, word, parity, stop):
     """GRUB's ``serial`` command line, as GRUB_SERIAL_COMMAND and grub.cfg carry it."""
     return "serial --unit=%d --speed=%d --word=%d --parity=%s --stop=%d" % (unit, speed, word, parity, stop)

@@ -308,7 +308,9 @@ def _port_mismatch(ctx):
 def _speed_mismatch(ctx):
     found = []
     cmd, unit = _grub_unit(ctx)
-    if cmd is not None and cmd != ctx.serial_cmd and (unit is None or unit == ctx.port):
+    # the line settings, not the text: the port is named per GRUB platform (--unit, --port=0x2f8, efi0)
+    if cmd is not None and cs.serial_line_words(cmd) != cs.serial_line_words(ctx.serial_cmd) and (
+            unit is None or unit == ctx.port):
         found.append("%s: '%s', wanted '%s'" % ((ctx.guest.get("grub_cfg") or {}).get("path"), cmd, ctx.serial_cmd))
     # the line settings must agree everywhere: kernel (configured and running), GRUB and the fleet variables
     for where, consoles in (("grub.cfg", _configured(ctx)), ("/proc/cmdline", _running(ctx))):

@@ -624,6 +624,8 @@ LOADER_INFO_VAR = "efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
 EDK2_VENDOR_RE = re.compile(r"(EDK II|EFI Development Kit II)\b")
 # GRUB platforms whose serial driver knows only EFI serial ports (efi0, efi1, ...): no 8250 "com" units.
 EFI_ONLY_SERIAL_PLATFORMS = ("arm64-efi", "arm-efi", "riscv64-efi", "loongarch64-efi")
+# GRUB for a PC BIOS: its serial units are the BIOS data area's list of present ports (see port_serial_command).
+PC_BIOS_PLATFORM = "i386-pc"
 
 
 def device_path_has_uart(data):
@@ -672,9 +674,6 @@ def choose_terminal(requested, consoles, efi_booted, conout, firmware_vendor="")
     if efi_booted:
         return ["console", "serial"], "EFI firmware without a UART in its console (ConOut)"
     return ["console", "serial"], "BIOS firmware"
-
-
-PC_BIOS_PLATFORM = "i386-pc"
 
 
 def port_serial_command(serial_cmd, unit, grub_platforms):

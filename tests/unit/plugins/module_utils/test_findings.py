@@ -235,6 +235,11 @@ GUEST_CASES = [
     ("console= configured, not booted yet", guest(proc_cmdline="root=UUID=x ro quiet"), [0], SETTINGS,
      ["kernel_console_running"]),
     ("GRUB on unit 1", guest(grub_cfg=dict(GRUB_CFG, serial_command=UNIT1)), [0], SETTINGS, ["port_mismatch"]),
+    # the port named the platform's way (arm64-efi: efi0) is no line-settings mismatch; a wrong speed still is
+    ("GRUB on efi0", guest(grub_cfg=dict(GRUB_CFG, serial_command="serial --speed=115200 --word=8 --parity=no "
+                                         "--stop=1 efi0")), [0], SETTINGS, []),
+    ("GRUB on efi0 at 9600", guest(grub_cfg=dict(GRUB_CFG, serial_command="serial --speed=9600 --word=8 --parity=no "
+                                                 "--stop=1 efi0")), [0], SETTINGS, ["speed_mismatch"]),
     # a PC BIOS GRUB names port 1 by its address (grub_serial writes --port=0x2f8 for ttyS1)
     ("GRUB on COM2's address", guest(grub_cfg=dict(GRUB_CFG, serial_command=UNIT1.replace("--unit=1", "--port=0x2f8"))),
      [0], SETTINGS, ["port_mismatch"]),

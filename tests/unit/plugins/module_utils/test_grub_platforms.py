@@ -112,6 +112,15 @@ def test_grub_unit_of_reads_unit_and_pc_port_address():
     assert cs.grub_unit_of(None) is None
 
 
+def test_serial_line_words_leave_out_how_the_port_is_named():
+    want = ["--speed=115200", "--word=8", "--parity=no", "--stop=1"]
+    for cmd in ("serial --unit=1 --speed=115200 --word=8 --parity=no --stop=1",
+                "serial --port=0x2f8 --speed=115200 --word=8 --parity=no --stop=1",
+                "serial --speed=115200 --word=8 --parity=no --stop=1 efi1"):
+        assert cs.serial_line_words(cmd) == want, cmd
+    assert cs.serial_line_words("serial --unit=0 --speed=9600") == ["--speed=9600"]
+
+
 def test_arm64_efi_names_its_serial_port_efi_n():
     cmd = core.serial_command(0, 115200, 8, "no", 1)
     assert core.port_serial_command(cmd, 0, ["arm64-efi"]) == "serial --speed=115200 --word=8 --parity=no --stop=1 efi0"
