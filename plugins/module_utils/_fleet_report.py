@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _console_settings as cs
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_spec as ds
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _findings
 
 
@@ -245,6 +246,7 @@ TARGET_VARS = (
     ("vnc_listen", "serial_console_vnc_listen"),
     ("vnc_wildcard", "serial_console_vnc_allow_wildcard_listen"),
     ("logging", "serial_console_logging"),
+    ("log_file", "serial_console_log_file"),
     ("verify", "serial_console_verify"),
 )
 _BOOLS = ("vnc", "vnc_wildcard", "logging")
@@ -274,6 +276,13 @@ def target(guest, variables, defaults, inventory_hosts):
         problems.append("serial_console_verify must be restarted, all or none (got %s)" % v["verify"])
     for key in _BOOLS:
         v[key] = _as_bool(v[key])
+    # the rollout's domain_serial log_file: "" (unset) leaves the port's log as it is; checked as the module would
+    v["log_file"] = "" if v.get("log_file") is None else str(v["log_file"])
+    if v["log_file"]:
+        try:
+            ds._check_path(v["log_file"], "serial_console_log_file")
+        except ds.SpecError as e:
+            problems.append(str(e))
     try:
         s = cs.settings({"unit": v["port"], "speed": v["speed"], "word": v["word"], "parity": v["parity"],
                          "stop": v["stop"]},
@@ -288,14 +297,14 @@ def target(guest, variables, defaults, inventory_hosts):
     t = dict([("guest", guest), ("domain", str(v["domain"])), ("hypervisor", str(v["hypervisor"])),
               ("uri", str(v["uri"])), ("port", s["port"]), ("vnc", v["vnc"]),
               ("vnc_listen", str(v["vnc_listen"])), ("vnc_wildcard", v["vnc_wildcard"]),
-              ("logging", v["logging"])])
+              ("logging", v["logging"]), ("log_file", v["log_file"])])
     t["settings"] = {"port": s["port"], "speed": s["speed"], "word": s["word"], "parity": s["parity"],
                      "stop": s["stop"], "vnc": v["vnc"], "vnc_listen": t["vnc_listen"], "logging": v["logging"]}
     return t, []
 
 
 def group_targets(targets, passwords=None):
-    """The targets grouped into one module call each: same hypervisor, URI, port, VNC and logging settings.
+    """The targets grouped into one module call each: same hypervisor, URI, port, VNC, logging settings and log file.
 
     Guests with different VNC passwords (``passwords``: guest -> password, or None) land in different groups; a
     group holds no password and nothing made from one, only ``guest``, the guest whose password to use.
@@ -304,17 +313,30 @@ def group_targets(targets, passwords=None):
     groups = dict()
     for t in targets:
         key = (t["hypervisor"], t["uri"], t["port"], t["vnc"], t.get("vnc_listen"), t.get("vnc_wildcard"),
-               bool(t.get("logging")), passwords.get(t["guest"]))
+               bool(t.get("logging")), t.get("log_file") or "", passwords.get(t["guest"]))
         groups.setdefault(key, []).append(t)
     return [{"id": i, "hypervisor": g[0]["hypervisor"], "uri": g[0]["uri"], "port": g[0]["port"],
              "vnc": g[0]["vnc"], "vnc_listen": g[0].get("vnc_listen"), "vnc_wildcard": g[0].get("vnc_wildcard"),
-             "logging": bool(g[0].get("logging")),
+             "logging": bool(g[0].get("logging")), "log_file": g[0].get("log_file") or "",
              # the host-side findings read only port, vnc, vnc_listen and logging: the same for the whole group
              "settings": g[0].get("settings") or {"port": g[0]["port"], "vnc": g[0]["vnc"],
                                                   "vnc_listen": g[0].get("vnc_listen"),
                                                   "logging": bool(g[0].get("logging"))},
              "guest": g[0]["guest"], "domains": [t["domain"] for t in g], "guests": [t["guest"] for t in g]}
             for i, g in enumerate(groups.values())]
+
+
+def _shared_log_files(targets):
+    """One problem per console log file that several guests' domains on one hypervisor would write (a
+    serial_console_log_file without {uuid}, the same after {name} is filled in): only one QEMU could log there."""
+    seen = dict()
+    for t in targets:
+        path = t.get("log_file") or ""
+        if path and "{uuid}" not in path:
+            seen.setdefault((t["hypervisor"], path.replace("{name}", t["domain"])), []).append(t["guest"])
+    return ["serial_console_log_file %s on %s would be written by several guests' domains (%s); put {name} in it, "
+            "for example /var/log/libvirt/qemu/{name}-serial0.log" % (path, hv, ", ".join(names))
+            for (hv, path), names in seen.items() if len(names) > 1]
 
 
 def plan(guests, variables_of, defaults, inventory_hosts):
@@ -341,6 +363,7 @@ def plan(guests, variables_of, defaults, inventory_hosts):
         if len(names) > 1:
             problems.append("the same domain is listed for several guests: [%s %s %s] (%s)"
                             % (hv, uri, domain, ", ".join(names)))
+    problems += _shared_log_files(targets.values())
     groups = group_targets(targets.values(), passwords)
     by_hv = dict()
     for g in groups:

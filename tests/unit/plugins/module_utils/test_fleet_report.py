@@ -204,6 +204,40 @@ def test_plan_reads_each_guest_once_groups_by_hypervisor_and_names_every_bad_ent
     assert dup["problems"] == ["the same domain is listed for several guests: [hv1 qemu:///system x] (c, e)"]
 
 
+def test_plan_groups_by_console_log_file_and_names_one_that_two_domains_would_write():
+    log = "/var/log/libvirt/qemu/{name}-serial0.log"
+    variables = {
+        "g1": {"serial_console_hypervisor": "hv1", "serial_console_log_file": log},
+        "g2": {"serial_console_hypervisor": "hv1", "serial_console_log_file": log},
+        "g3": {"serial_console_hypervisor": "hv1"},
+        "g4": {"serial_console_hypervisor": "hv2", "serial_console_log_file": "/var/log/g4.log"},
+    }
+    p = _fleet_report.plan(list(variables), variables.get, DEFAULTS, ["hv1", "hv2"])
+    assert p["problems"] == []
+    assert [(g["guests"], g["log_file"]) for g in p["groups"]] == [
+        (["g1", "g2"], log), (["g3"], ""), (["g4"], "/var/log/g4.log")]
+    assert p["targets"]["g3"]["log_file"] == ""
+    shared = _fleet_report.plan(
+        ["a", "b", "c", "d"], {"a": {"serial_console_hypervisor": "hv1", "serial_console_log_file": "/var/log/x.log"},
+                               "b": {"serial_console_hypervisor": "hv1", "serial_console_log_file": "/var/log/x.log",
+                                     "serial_console_port": 1},
+                               # another hypervisor's file of the same name is another file
+                               "c": {"serial_console_hypervisor": "hv2", "serial_console_log_file": "/var/log/x.log"},
+                               "d": {"serial_console_hypervisor": "hv2",
+                                     "serial_console_log_file": "/var/log/{uuid}.log"}}.get, DEFAULTS, ["hv1", "hv2"])
+    assert shared["problems"] == [
+        "serial_console_log_file /var/log/x.log on hv1 would be written by several guests' domains (a, b); put {name} "
+        "in it, for example /var/log/libvirt/qemu/{name}-serial0.log"]
+    bad = _fleet_report.plan(
+        ["e", "f", "h"], {"e": {"serial_console_hypervisor": "hv1", "serial_console_log_file": "var/log/e.log"},
+                          "f": {"serial_console_hypervisor": "hv1", "serial_console_log_file": "/var/log/{host}.log"},
+                          "h": {"serial_console_hypervisor": "hv1", "serial_console_log_file": "/var/../etc/h"}}.get,
+        DEFAULTS, ["hv1"])
+    assert [m.split(":")[0] for m in bad["problems"]] == ["guest e", "guest f", "guest h"] and bad["targets"] == {}
+    assert "serial_console_log_file must be an absolute path" in bad["problems"][0]
+    assert "unknown placeholder {host}" in bad["problems"][1] and "'..'" in bad["problems"][2]
+
+
 def _group(gid, hv, guests, logging=False):
     return {"id": gid, "hypervisor": hv, "uri": "qemu:///system", "port": 0, "vnc": True, "logging": logging,
             "settings": {"port": 0, "vnc": True, "vnc_listen": "127.0.0.1", "logging": logging},
