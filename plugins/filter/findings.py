@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _findings, _fleet_report
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _audit_text, _findings, _fleet_report
 
 
 def _plain(value):
@@ -59,6 +59,13 @@ def audit_report(targets, hosts=None, guest_hostvars=None):
         merged.update(_plain(part or {}))
     return _fleet_report.audit_report(_fleet_report.audit_records(
         _plain(targets), merged, _records(guest_hostvars or [], _AUDIT_KEYS)))
+
+
+def audit_files(targets, hosts=None, guest_hostvars=None):
+    """The report's three files and the gate's verdict, not the report as data (see audit_files.yml)."""
+    report = audit_report(targets, hosts, guest_hostvars)
+    return {"drift": report["drift"], "guests_with_drift": report["guests_with_drift"],
+            "summary": _audit_text.summary(report), "files": _audit_text.files(report)}
 
 
 def audit_junit(report):
@@ -114,6 +121,7 @@ class FilterModule:
             "console_chain": console_chain,
             "audit_report": audit_report,
             "audit_junit": audit_junit,
+            "audit_files": audit_files,
             "rollout_summary": rollout_summary,
             "restart_reasons": restart_reasons,
             "host_groups": host_groups,

@@ -87,23 +87,30 @@ class _Item:
 
 
 class _Task:
-    def __init__(self, module, device):
+    """One run of the loop. ``preview``'s runs are given the caller's connection, its domains (``selected``,
+    ``Selected`` items) and its reader of their XML (``read_xml(dom, inactive)``, secure): check mode only."""
+
+    def __init__(self, module, device, conn=None, selected=None, read_xml=None):
         self.module = module
         self.device = device
         self.params = module.params
         self.uri = self.params["uri"]
-        self.check = module.check_mode
-        self.conn = lv.connect(self.uri)
+        self.check = module.check_mode or conn is not None
+        self.own_conn = conn is None
+        self.conn = lv.connect(self.uri) if conn is None else conn
+        self.selected = selected
+        self.read_xml = read_xml or (lambda dom, inactive: lv.read_domain_xml(dom, inactive=inactive, secure=True))
         self.gen = 0
         self.reconnects = 0
 
     def close(self):
-        lv.close_quietly(self.conn)
+        if self.own_conn:
+            lv.close_quietly(self.conn)
 
     # -- connection loss ----------------------------------------------------------------------------------------
     def _reconnect(self, item, error):
-        if self.reconnects >= MAX_RECONNECTS:
-            raise error
+        if self.reconnects >= MAX_RECONNECTS or not self.own_conn:
+            raise error  # a preview's connection is its caller's to handle
         self.reconnects += 1
         lv.close_quietly(self.conn)
         try:
@@ -124,7 +131,14 @@ class _Task:
     def run(self):
         params, device = self.params, self.device
         all_domains = bool(params.get("all_domains"))
-        selected = _select(self.conn, params)
+        if self.selected is None:
+            selected = _select(self.conn, params)
+        else:
+            try:
+                lv.require_persistent(self.selected)
+            except lv.TransientDomains as e:
+                raise TaskFailure("%s; nothing was changed" % e) from e
+            selected = [(s.name, s.dom) for s in self.selected]
         problem = device.check_selection([name for name, _dom in selected])
         if problem:
             raise TaskFailure(problem + "; nothing was changed")
@@ -137,7 +151,7 @@ class _Task:
         for name, dom in selected:
             entry = entries[name]
             try:
-                xml = lv.read_domain_xml(dom, inactive=True, secure=True)
+                xml = self.read_xml(dom, True)
             except lv.DomainGone as e:
                 if all_domains:
                     entry.update(status="vanished", error="undefined while the task ran; skipped")
@@ -168,6 +182,7 @@ class _Task:
 
         # Phase 2: write, one domain at a time.
         diffs = []
+        diff = module_diff(self.module) and self.own_conn  # a preview's caller shows no diff
         for item in planned:
             try:
                 self._apply(item)
@@ -178,7 +193,7 @@ class _Task:
                 self._failed(item, e, results, planned)
             except (lv.LibvirtFailure, DomainXMLError, PlanError) as e:
                 self._failed(item, e, results, planned)
-            if item.plan.changed and module_diff(self.module):
+            if item.plan.changed and diff:
                 diffs.append(dict(before_header="%s: %s (persistent)" % (item.name, item.dev.label),
                                   after_header="%s: %s (persistent)" % (item.name, item.dev.label),
                                   before=item.plan.before, after=item.plan.after))
@@ -187,7 +202,7 @@ class _Task:
             restart_required=any(r["restart_required"] for r in results),
             domains=results,
         )
-        if module_diff(self.module):
+        if diff:
             out["diff"] = diffs
         return out
 
@@ -262,7 +277,7 @@ class _Task:
             if item.live is None:
                 persistent = item.plan.xml if item.plan.changed and self.check else item.persistent
                 dom = item.dom
-                ctx = LiveContext(dom=dom, name=item.name, live_xml=lv.read_domain_xml(dom, inactive=False),
+                ctx = LiveContext(dom=dom, name=item.name, live_xml=self.read_xml(dom, False),
                                   persistent_xml=persistent, check_mode=self.check,
                                   live=self.params.get("live", True),
                                   reread_live=lambda: lv.read_domain_xml(dom, inactive=False))
@@ -365,6 +380,14 @@ class _Task:
 
 def module_diff(module):
     return bool(getattr(module, "_diff", False))
+
+
+def preview(module, device, conn, selected, read_xml):
+    """What the device's module would answer in check mode for ``selected`` (``Selected`` items of ``conn``),
+    reading each domain's XML through ``read_xml(dom, inactive)`` (secure), so that a caller that reads the
+    domains anyway reads them once: the same plans and rules as the module's own check mode, nothing written.
+    Raises TaskFailure (with the per-domain results) or LibvirtFailure as ``run`` does; the caller redacts."""
+    return _Task(module, device, conn=conn, selected=selected, read_xml=read_xml).run()
 
 
 def run(module, device, extra_result_keys=()):

@@ -387,6 +387,21 @@ def _answers(loop_results, module):
 
 
 _COMPACT_INFO = ("name", "state", "active", "persistent", "vnc_display")
+# domain_console_info's drift answers (the audit's one host call): the entries domain_serial and domain_vnc would
+# have given in check mode
+_DRIFT = (("serial", "serial_drift"), ("vnc", "vnc_drift"))
+
+
+def _drift_answers(entry):
+    """Take ``serial``/``vnc`` from the info entry's drift answers where those modules were not called."""
+    info = entry["info"]
+    if not any(key in info for _k, key in _DRIFT):
+        return
+    entry["info"] = info = dict(info)
+    for k, key in _DRIFT:
+        drift = info.pop(key, None)
+        if drift is not None and not entry[k]:
+            entry[k] = drift
 
 
 def host_results(groups, serial_results, vnc_results, info_results=None, log_results=None, compact=False):
@@ -396,6 +411,9 @@ def host_results(groups, serial_results, vnc_results, info_results=None, log_res
     run for the group), ``logging`` (the hypervisor's console_log ``logging``, or None), ``failed`` (None, or the
     message: a call failed or left the domain out) and ``findings`` (the host-side findings, when ``info`` was
     read and nothing failed; else None). One pass over each answer: linear in the domains.
+
+    Where domain_console_info was called with ``drift`` (the audit: one call per group), ``serial`` and ``vnc`` are
+    its ``serial_drift`` and ``vnc_drift`` answers (what those modules would answer in check mode).
 
     ``compact`` (the audit): once the findings are made, keep of ``serial``/``vnc`` nothing and of ``info`` only
     what the report shows (state, VNC display), all of it only for a running domain (its guest is read next): at
@@ -423,6 +441,7 @@ def host_results(groups, serial_results, vnc_results, info_results=None, log_res
                     msg = "domain %s is missing from the hypervisor's answer" % domain
                     entry[key] = {"failed": True, "msg": msg}
                     failures.append(msg)
+            _drift_answers(entry)
             if log_failed:
                 failures.append(log_failed)
             entry["logging"] = logging

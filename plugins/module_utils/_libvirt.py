@@ -181,12 +181,18 @@ def select_domains(conn, uri, names=None, persistent_only=False):
     missing = [n for n in wanted if n not in by_name]
     if missing:
         raise DomainsNotFound(missing, uri)
+    picked = [by_name[n] for n in wanted]
     if persistent_only:
-        bad = [n for n in wanted if not by_name[n].persistent]
-        if bad:
-            raise TransientDomains("domain%s %s %s transient (no persistent definition to change)"
-                                   % ("s" if len(bad) > 1 else "", ", ".join(bad), "are" if len(bad) > 1 else "is"))
-    return [by_name[n] for n in wanted]
+        require_persistent(picked)
+    return picked
+
+
+def require_persistent(selected):
+    """Raise TransientDomains naming every transient domain of ``selected`` (there is no definition to change)."""
+    bad = [s.name for s in selected if not s.persistent]
+    if bad:
+        raise TransientDomains("domain%s %s %s transient (no persistent definition to change)"
+                               % ("s" if len(bad) > 1 else "", ", ".join(bad), "are" if len(bad) > 1 else "is"))
 
 
 def domain_states(conn, domains):

@@ -49,10 +49,58 @@ options:
         returns the password.
     type: bool
     default: false
+  drift:
+    description:
+      - Also report, for every domain, what M(ttyfleet.serial_console.domain_serial) and
+        M(ttyfleet.serial_console.domain_vnc) with these options (and state V(present)) would change: their check
+        mode's answer for the domain, in RV(domains[].serial_drift) and RV(domains[].vnc_drift). The same planners
+        and rules as those modules, on the same read of each domain, so that an audit of a hypervisor is one
+        module call that reads each domain's XML once.
+      - As in those modules, a transient domain or a domain whose XML cannot be planned fails the task, naming
+        the domain; nothing is ever written.
+      - Needs O(read_only=false): the plans read the XML with the VNC password, which is never returned.
+    type: dict
+    suboptions:
+      serial:
+        description:
+          - The serial port to compare each domain with (M(ttyfleet.serial_console.domain_serial)'s options of the
+            same names). Left out, the serial port is not compared and RV(domains[].serial_drift) is not returned.
+        type: dict
+        suboptions:
+          port:
+            description: The serial port index, 0-3 (C(ttyS0)-C(ttyS3)), or the virtio console port.
+            type: int
+            default: 0
+          target_type:
+            description: The target type; left out, an existing port keeps its type and a missing one gets the
+              platform's default.
+            type: str
+            choices: [isa-serial, pci-serial, system-serial, virtio]
+          log_file:
+            description: The C(<log>) file the port must have; C({name}) and C({uuid}) are replaced per domain.
+              Left out, the log is not compared.
+            type: path
+      vnc:
+        description:
+          - The VNC device to compare each domain with (M(ttyfleet.serial_console.domain_vnc)'s options of the same
+            names). Left out, VNC is not compared and RV(domains[].vnc_drift) is not returned.
+        type: dict
+        suboptions:
+          listen:
+            description: The listen address, V(socket) or V(none); left out, the listen is not compared.
+            type: str
+          allow_remote_listen:
+            description: Confirm that O(drift.vnc.listen) may be an address other than loopback.
+            type: bool
+            default: false
+          password:
+            description: The VNC password the device must have. Only compared, never returned.
+            type: str
 attributes:
   check_mode:
     support: full
-    description: The module never changes anything, so check mode returns the same result as a normal run.
+    description: The module never changes anything, so check mode returns the same result as a normal run
+      (O(drift) included: it is always what the other modules' check mode would answer).
   diff_mode:
     support: none
     description: Nothing changes, so there is nothing to diff.
@@ -89,6 +137,20 @@ EXAMPLES = r"""
 - name: List them
   ansible.builtin.debug:
     msg: "{{ all_consoles.domains | selectattr('restart_pending') | map(attribute='name') | list }}"
+
+- name: Audit a hypervisor in one call - the consoles, and what domain_serial and domain_vnc would change
+  ttyfleet.serial_console.domain_console_info:
+    all_domains: true
+    drift:
+      serial:
+        port: 0
+      vnc:
+        listen: 127.0.0.1
+  register: audit
+
+- name: List the domains that lack ttyS0 with its console
+  ansible.builtin.debug:
+    msg: "{{ audit.domains | selectattr('serial_drift.changed') | map(attribute='name') | list }}"
 
 - name: Audit with a read-only connection (the VNC password state is then unknown)
   ttyfleet.serial_console.domain_console_info:
@@ -245,46 +307,124 @@ domains:
         serials: [{type: tcp, target_type: isa-serial, target_port: 1, source_host: 127.0.0.1, source_port: 4555,
                    source_mode: bind, protocol: telnet, log_file: null}]
         vnc: {listen_type: address, listen: 127.0.0.1, port: -1, autoport: true, password_set: true}
+    serial_drift:
+      description:
+        - What M(ttyfleet.serial_console.domain_serial) with O(drift.serial) would answer for this domain in check
+          mode, its C(changed), C(changes) and C(restart_required).
+      returned: with O(drift.serial)
+      type: dict
+      contains:
+        changed:
+          description: Whether the serial port or its console differs from O(drift.serial).
+          type: bool
+        changes:
+          description: What a run of domain_serial would change, in words.
+          type: list
+          elements: str
+          sample: ["add serial port 0 (pty, isa-serial)", "add console bound to serial port 0"]
+        restart_required:
+          description: Whether the running domain would still differ from its definition after that run.
+          type: bool
+    vnc_drift:
+      description:
+        - What M(ttyfleet.serial_console.domain_vnc) with O(drift.vnc) would answer for this domain in check mode,
+          with the keys of RV(domains[].serial_drift). Never the password.
+      returned: with O(drift.vnc)
+      type: dict
+      sample: {changed: true, changes: ["add VNC graphics (listen 127.0.0.1, autoport)"], restart_required: false}
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (validate-modules wants the docs first)
 
-from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _libvirt  # noqa: E402
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import (  # noqa: E402
+    _domain_module,
+    _libvirt,
+)
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_spec as specs  # noqa: E402
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_info import (  # noqa: E402
     ConsoleInfoError,
     describe_domain,
     state_name,
 )
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._domain_devices import (  # noqa: E402
+    SerialDevice,
+    VncDevice,
+)
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._redact import redact_result  # noqa: E402
+
+# what each drift entry keeps of domain_serial's / domain_vnc's per-domain answer
+DRIFT_KEYS = ("changed", "changes", "restart_required")
+
+
+class _Reader:
+    """Each domain's XML read at most once per copy (persistent, live), for the summary and the drift plans."""
+
+    def __init__(self, secure):
+        self.secure = secure
+        self.xml = {}
+
+    def __call__(self, dom, inactive):
+        key = (dom.UUIDString(), inactive)
+        if key not in self.xml:
+            self.xml[key] = _libvirt.read_domain_xml(dom, inactive=inactive, secure=self.secure)
+        return self.xml[key]
 
 
 def _select(module, conn, uri):
     names = None if module.params["all_domains"] else module.params["name"]
     try:
-        return [s.dom for s in _libvirt.select_domains(conn, uri, names)]
+        return _libvirt.select_domains(conn, uri, names)
     except _libvirt.DomainsNotFound as e:
         raise _libvirt.LibvirtFailure(
             "domain%s not found on %s: %s" % ("s" if len(e.missing) > 1 else "", uri, ", ".join(e.missing))
         ) from e
 
 
-def _describe(dom, states, transient, secure):
-    uuid = dom.UUIDString()
-    persistent = uuid not in transient
+def _describe(sel, states, read):
+    dom, uuid = sel.dom, sel.uuid
     active = dom.ID() != -1
-    config_xml = _libvirt.read_domain_xml(dom, inactive=True, secure=secure) if persistent else None
-    live_xml = _libvirt.read_domain_xml(dom, secure=secure) if active else None
+    config_xml = read(dom, True) if sel.persistent else None
+    live_xml = read(dom, False) if active else None
     try:
-        info = describe_domain(config_xml, live_xml, secure=secure)
+        info = describe_domain(config_xml, live_xml, secure=read.secure)
     except ConsoleInfoError as e:
-        raise _libvirt.LibvirtFailure("domain %s: %s" % (dom.name(), e)) from e
+        raise _libvirt.LibvirtFailure("domain %s: %s" % (sel.name, e)) from e
     info.update(
-        name=dom.name(),
+        name=sel.name,
         uuid=uuid,
         state=state_name(states.get(uuid)),
         active=active,
-        persistent=persistent,
+        persistent=sel.persistent,
     )
     return info
+
+
+def drift_devices(drift):
+    """[(result key, what, Device)] for the drift option (checked like domain_serial's and domain_vnc's options);
+    raises SpecError."""
+    devices = []
+    if drift.get("serial") is not None:
+        spec = specs.validate_serial_spec(dict(drift["serial"], state="present"))
+        devices.append(("serial_drift", "domain_serial", SerialDevice(spec)))
+    if drift.get("vnc") is not None:
+        spec = specs.validate_vnc_spec(dict(drift["vnc"], state="present"))
+        devices.append(("vnc_drift", "domain_vnc", VncDevice(spec)))
+    return devices
+
+
+def _drift(module, conn, selected, read, devices, results, secrets):
+    """Add each drift entry to the domains' results: the other modules' check mode on the XML already read,
+    redacted as those modules redact their answers."""
+    by_name = {r["name"]: r for r in results}
+    kept = [s for s in selected if s.name in by_name]  # under all_domains, one undefined meanwhile is left out
+    for key, what, device in devices:
+        try:
+            answer = _domain_module.preview(module, device, conn, kept, read)
+        except _domain_module.TaskFailure as e:
+            raise _libvirt.LibvirtFailure("%s (the check of %s): %s" % (key, what, e)) from e
+        for entry in answer["domains"]:
+            if entry["name"] in by_name:
+                by_name[entry["name"]][key] = redact_result({k: entry[k] for k in DRIFT_KEYS}, secrets)
 
 
 def main():
@@ -294,6 +434,18 @@ def main():
             all_domains=dict(type="bool", default=False),
             uri=dict(type="str", default="qemu:///system"),
             read_only=dict(type="bool", default=False),
+            drift=dict(type="dict", options=dict(
+                serial=dict(type="dict", options=dict(
+                    port=dict(type="int", default=0),
+                    target_type=dict(type="str", choices=list(specs.SERIAL_TARGET_TYPES)),
+                    log_file=dict(type="path"),
+                )),
+                vnc=dict(type="dict", options=dict(
+                    listen=dict(type="str"),
+                    allow_remote_listen=dict(type="bool", default=False),
+                    password=dict(type="str", no_log=True),
+                )),
+            )),
         ),
         supports_check_mode=True,
     )
@@ -305,25 +457,34 @@ def main():
         module.fail_json(msg="one of name (one or more domains) or all_domains=true is required")
     if not all(names or ["all"]):
         module.fail_json(msg="name must not contain an empty domain name")
+    drift = module.params["drift"] or {}
+    secrets = [drift["vnc"]["password"]] if (drift.get("vnc") or {}).get("password") else []
+    if drift and module.params["read_only"]:
+        module.fail_json(msg="drift needs read_only=false: its plans read the XML with the VNC password")
+    try:
+        devices = drift_devices(drift)
+    except specs.SpecError as e:
+        module.fail_json(msg=redact_result("drift: %s" % e, secrets))
     _libvirt.require_libvirt(module)
 
     uri = module.params["uri"]
-    secure = not module.params["read_only"]
+    read = _Reader(secure=not module.params["read_only"])
     conn = None
     try:
         conn = _libvirt.connect(uri, readonly=module.params["read_only"])
-        domains = _select(module, conn, uri)
-        states = _libvirt.domain_states(conn, domains)
-        transient = _libvirt.transient_uuids(conn, uri)
+        selected = _select(module, conn, uri)
+        states = _libvirt.domain_states(conn, [s.dom for s in selected])
         results = []
-        for dom in domains:
+        for sel in selected:
             try:
-                results.append(_describe(dom, states, transient, secure))
+                results.append(_describe(sel, states, read))
             except _libvirt.DomainGone:
                 if not module.params["all_domains"]:
                     raise
+        if devices:
+            _drift(module, conn, selected, read, devices, results, secrets)
     except _libvirt.LibvirtFailure as e:
-        module.fail_json(msg=str(e))
+        module.fail_json(msg=redact_result(str(e), secrets))
     finally:
         if conn is not None:
             conn.close()

@@ -278,6 +278,28 @@ def test_host_results_map_every_answer_back_to_its_guest_with_findings():
     assert skipped["a"]["vnc"] == {} and skipped["a"]["failed"] is None
 
 
+def test_host_results_take_serial_and_vnc_from_the_drift_of_the_one_info_call():
+    # the audit's host phase: domain_console_info with drift, domain_serial and domain_vnc not called (loop [])
+    groups = [_group(0, "hv1", ["a", "b"])]
+    info = [{"item": groups[0], "domains": [
+        dict(_info("dom-a"), serial_drift={"changed": False, "changes": [], "restart_required": False},
+             vnc_drift={"changed": False, "changes": [], "restart_required": False}),
+        dict(_info("dom-b", serial=False),
+             serial_drift={"changed": True, "changes": ["add serial"], "restart_required": False},
+             vnc_drift={"changed": True, "changes": ["add VNC graphics"], "restart_required": False})]}]
+    r = _fleet_report.host_results(groups, [], [], info)
+    assert [f["kind"] for f in r["a"]["findings"]] == ["domain_not_running"]
+    assert [f["kind"] for f in r["b"]["findings"]] == ["serial_console", "vnc", "domain_not_running"]
+    assert r["b"]["serial"]["changes"] == ["add serial"] and r["b"]["vnc"]["changed"] is True
+    assert "serial_drift" not in r["b"]["info"] and "vnc_drift" not in r["b"]["info"]
+    # the same findings as from the three calls
+    serial = [{"item": groups[0], "domains": [dict(d["serial_drift"], name=d["name"]) for d in info[0]["domains"]]}]
+    vnc = [{"item": groups[0], "domains": [dict(d["vnc_drift"], name=d["name"]) for d in info[0]["domains"]]}]
+    plain = [{"item": groups[0], "domains": [_info("dom-a"), _info("dom-b", serial=False)]}]
+    three = _fleet_report.host_results(groups, serial, vnc, plain)
+    assert {g: e["findings"] for g, e in r.items()} == {g: e["findings"] for g, e in three.items()}
+
+
 def test_audit_records_account_for_every_target_guest():
     targets = {g: {"guest": g, "domain": "dom-" + g, "hypervisor": hv, "uri": "qemu:///system", "port": 0}
                for g, hv in (("a", "hv1"), ("b", "hv1"), ("z", "hv9"))}
