@@ -113,6 +113,18 @@ def host_results(groups, serial_results, vnc_results, info_results=None, log_res
                                              _plain(info_results), _plain(log_results), bool(compact)))
 
 
+def running_guests(host_results):
+    """guest -> host_results entry of each guest whose domain runs and whose hypervisor answered. Only the
+    ``failed`` and ``info.active`` of the others are read: host variables arrive as lazy mappings, and converting
+    every entry of 10,000 would template each value again."""
+    running = {}
+    for part in host_results or []:
+        for guest, entry in (part or {}).items():
+            if entry.get("failed") is None and (entry.get("info") or {}).get("active"):
+                running[guest] = _plain(entry)
+    return running
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -128,4 +140,5 @@ class FilterModule:
             "pick_domain": pick_domain,
             "fleet_plan": fleet_plan,
             "host_results": host_results,
+            "running_guests": running_guests,
         }

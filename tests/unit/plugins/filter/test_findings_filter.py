@@ -46,3 +46,26 @@ def test_guest_findings_filter_unreachable_and_ports():
     kinds = [x["kind"] for x in f.guest_findings(read, {"port": 0}, info)]
     assert kinds == ["port_mismatch"]  # ttyS1 is not a port of the running domain
     assert f.guest_findings(read, {"port": 0}) == []  # ports unknown: not judged
+
+
+class _Touched(dict):
+    """A mapping that records which keys were read (host variables arrive as lazy mappings in the playbooks)."""
+
+    def __init__(self, *args, log=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.log = log if log is not None else []
+
+    def get(self, key, default=None):
+        self.log.append(key)
+        return super().get(key, default)
+
+
+def test_running_guests_reads_only_failed_and_active_of_the_others():
+    log = []
+    stopped = _Touched({"failed": None, "info": _Touched({"active": False}, log=log),
+                        "findings": [{"kind": "domain_not_running"}]}, log=log)
+    parts = [{"a": stopped, "b": {"failed": None, "info": {"active": True, "state": "running"}, "findings": []}},
+             {"c": {"failed": "hv2: boom", "info": {"active": True}}, "d": {"failed": None, "info": {}}}, None]
+    assert f.running_guests(parts) == {"b": {"failed": None, "info": {"active": True, "state": "running"},
+                                             "findings": []}}
+    assert sorted(set(log)) == ["active", "failed", "info"]  # not findings: a stopped guest is not converted
