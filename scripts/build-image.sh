@@ -22,6 +22,8 @@
 #                    own settings name ttyS0, but the domain has no serial device: still silent.
 #   bookworm-arm64   arm64 (AAVMF, `virt` machine), GPT + ESP, grub-efi-arm64; built with mmdebstrap and
 #                    qemu-user (binfmt_misc): the emulated package configuration takes most of an hour, once.
+#   bookworm-sdboot  UEFI (OVMF), GPT + ESP, systemd-boot and no GRUB at all: kernel, initrd and a Boot Loader
+#                    Specification entry on the ESP (kernel-install), the entry's options from /etc/kernel/cmdline.
 # This host's kernel has no vfat: the ESP is made with mkfs.vfat and filled with mtools (mcopy) from a tmpfs that
 # grub-install wrote into; the guest mounts its /boot/efi itself.
 #
@@ -33,7 +35,8 @@ set -euo pipefail
 CACHE=${TTYFLEET_CACHE:-/var/cache/ttyfleet}
 SIZE=${TTYFLEET_IMAGE_SIZE:-3G}
 DEFAULT_FLAVOURS=(bookworm bullseye bookworm-sysvinit)
-ALL_FLAVOURS=(bookworm bullseye bookworm-sysvinit trixie bookworm-uefi bookworm-cloud bookworm-arm64)
+ALL_FLAVOURS=(bookworm bullseye bookworm-sysvinit trixie bookworm-uefi bookworm-cloud bookworm-arm64
+  bookworm-sdboot)
 SELF=$(readlink -f "$0")
 
 t0=$SECONDS
@@ -76,6 +79,8 @@ flavour_vars() {
         "${net[@]}") ;;
     bookworm-arm64) SUITE=bookworm; INIT=systemd; ARCH=arm64; LAYOUT=gpt-esp
       PKGS=(systemd-sysv linux-image-arm64 grub-efi-arm64 "${common[@]}" "${net[@]}") ;;
+    bookworm-sdboot) SUITE=bookworm; INIT=systemd; LAYOUT=gpt-esp
+      PKGS=(systemd-sysv systemd-boot linux-image-amd64 "${common[@]}" "${net[@]}") ;;
     *) die "unknown flavour '$1' (known: ${ALL_FLAVOURS[*]})" ;;
   esac
 }
@@ -162,6 +167,29 @@ recipe_key() {
   { grep -Ev '^[[:space:]]*(#|$)' "$SELF"; echo "$flavour $(basename "$tar")"
     cat "$CACHE/ssh/id_ed25519.pub" "$CACHE/ssh/console_password"; } \
     | sha256sum | cut -c1-16
+}
+
+# systemd-boot the way `bootctl install` and kernel-install put it on a real ESP (a tmpfs here, copied with mtools
+# as for GRUB; SYSTEMD_RELAX_ESP_CHECKS lets bootctl accept it): the loader at the removable path (no NVRAM entry),
+# the entry token "debian" (the machine-id is made at first boot), every installed kernel as a type 1 entry whose
+# options come from /etc/kernel/cmdline (kernel-install would read the build host's /proc/cmdline otherwise).
+install_sdboot() {
+  local uuid=$1 kver
+  install -d "$MNT/etc/kernel"
+  printf 'root=UUID=%s ro quiet\n' "$uuid" >"$MNT/etc/kernel/cmdline"
+  mount -t tmpfs "$ESPPART" "$MNT/boot/efi"
+  in_root env SYSTEMD_RELAX_ESP_CHECKS=1 bootctl install --esp-path=/boot/efi --no-variables --entry-token=os-id \
+    >>"$WORK/grub.log" 2>&1 || { cat "$WORK/grub.log" >&2; die "bootctl install failed"; }
+  for kver in "$MNT"/lib/modules/*; do
+    kver=${kver##*/}
+    in_root env SYSTEMD_RELAX_ESP_CHECKS=1 BOOT_ROOT=/boot/efi kernel-install add "$kver" "/boot/vmlinuz-$kver" \
+      "/boot/initrd.img-$kver" >>"$WORK/grub.log" 2>&1 || { cat "$WORK/grub.log" >&2; die "kernel-install failed"; }
+  done
+  compgen -G "$MNT/boot/efi/loader/entries/*.conf" >/dev/null || die "kernel-install wrote no loader entry"
+  [[ -f $MNT/boot/efi/EFI/BOOT/BOOTX64.EFI ]] || die "bootctl installed no loader at the removable path"
+  MTOOLS_SKIP_CHECK=1 mcopy -s -Q -i "$ESPPART" "$MNT"/boot/efi/* ::/ || die "mcopy to the ESP failed"
+  find "$MNT/boot/efi" -type f -printf 'ESP: %P\n' | sort >>"$WORK/grub.log"
+  umount "$MNT/boot/efi"
 }
 
 # Everything mounted or attached by build_one, undone by cleanup even on failure.
@@ -327,6 +355,9 @@ EOF
       log "$flavour: installing GRUB (i386-pc) on $LOOP"
       in_root grub-install --target=i386-pc --modules='part_msdos ext2' "$LOOP" >>"$WORK/grub.log" 2>&1 ||
         { cat "$WORK/grub.log" >&2; die "grub-install failed"; } ;;
+    bookworm-sdboot/*)
+      log "$flavour: installing systemd-boot and the kernels into the ESP (no GRUB)"
+      install_sdboot "$uuid" ;;
     bookworm-arm64/*)
       # Unsigned GRUB at the removable path (EFI/BOOT/BOOTAA64.EFI): AAVMF needs no boot entry in NVRAM.
       log "$flavour: installing GRUB (arm64-efi) into the ESP"
@@ -343,12 +374,18 @@ EOF
         { cat "$WORK/grub.log" >&2; die "grub-install failed"; }
       install_efi_grub x86_64-efi --uefi-secure-boot --force-extra-removable ;;
   esac
-  in_root update-grub >>"$WORK/grub.log" 2>&1 || { cat "$WORK/grub.log" >&2; die "update-grub failed"; }
-  # No udev on the build host, so update-grub wrote root=/dev/loopNpM: point it at the filesystem's UUID
-  # (update-grub inside the booted guest writes the UUID by itself).
-  sed -i "s|root=${part}\\b|root=UUID=${uuid}|g" "$MNT/boot/grub/grub.cfg"
-  if grep -q '/dev/loop' "$MNT/boot/grub/grub.cfg"; then die "grub.cfg still names a loop device"; fi
-  if [[ $CLOUD == yes ]]; then
+  if [[ $flavour != bookworm-sdboot ]]; then
+    in_root update-grub >>"$WORK/grub.log" 2>&1 || { cat "$WORK/grub.log" >&2; die "update-grub failed"; }
+    # No udev on the build host, so update-grub wrote root=/dev/loopNpM: point it at the filesystem's UUID
+    # (update-grub inside the booted guest writes the UUID by itself).
+    sed -i "s|root=${part}\\b|root=UUID=${uuid}|g" "$MNT/boot/grub/grub.cfg"
+    if grep -q '/dev/loop' "$MNT/boot/grub/grub.cfg"; then die "grub.cfg still names a loop device"; fi
+  fi
+  if [[ $flavour == bookworm-sdboot ]]; then
+    # Stock: no GRUB anywhere, no console= for the kernel.
+    if compgen -G "$MNT/usr/sbin/grub-*" >/dev/null || [[ -e $MNT/boot/grub ]]; then die "GRUB is installed"; fi
+    if grep -q 'console=' "$MNT/etc/kernel/cmdline"; then die "/etc/kernel/cmdline names a console"; fi
+  elif [[ $CLOUD == yes ]]; then
     # A cloud image ships its own console settings (ttyS0): the collection must override them, so they must be
     # there to begin with. The domain still has no serial device, so the console is silent all the same.
     grep -q 'console=ttyS0' "$MNT/boot/grub/grub.cfg" || die "the cloud image's grub.cfg lacks console=ttyS0"
