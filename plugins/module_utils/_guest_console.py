@@ -54,6 +54,10 @@ GRUB_VARS = (
     "GRUB_CMDLINE_LINUX_DEFAULT",
 )
 GETTY_DROPIN = "/etc/systemd/system/serial-getty@%s.service.d/ttyfleet.conf"
+# serial-getty@ BindsTo= dev-<tty>.device, whose start job fails after DefaultDeviceTimeoutSec= (90 s): on a starved
+# boot udev announces the tty later and no login: appears. JobRunningTimeoutSec= here, as fstab-generator writes for
+# x-systemd.device-timeout=. cs.TTY_RE allows letters and digits only: the unit name needs no escaping.
+DEVICE_DROPIN = "/etc/systemd/system/dev-%s.device.d/ttyfleet.conf"
 
 
 def read(path):
@@ -62,6 +66,20 @@ def read(path):
             return f.read()
     except OSError:
         return None
+
+
+def device_dropin_text(timeout_s):
+    """The device unit drop-in serial_getty writes: wait ``timeout_s`` seconds for the tty at boot."""
+    return (
+        "# ttyfleet.serial_console: wait up to %d s at boot for udev to announce the tty (systemd's default: 90 s)\n"
+        "[Unit]\nJobRunningTimeoutSec=%d\n" % (timeout_s, timeout_s)
+    )
+
+
+def device_timeout_of(text):
+    """Seconds of a drop-in exactly as ``device_dropin_text`` writes it, else None (serial_getty rewrites it)."""
+    m = re.search(r"^JobRunningTimeoutSec=([1-9][0-9]*)$", text or "", re.M)
+    return int(m.group(1)) if m and device_dropin_text(int(m.group(1))) == text else None
 
 
 def under(root, path):
@@ -374,6 +392,8 @@ def read_guest(root, tty):
             enabled_by=getty_enabled_by(root, tty, init, wants, cfg["consoles_default_entry"] if cfg else []),
             dropin=os.path.exists(under(root, GETTY_DROPIN % tty)),
             dropin_text=read(under(root, GETTY_DROPIN % tty)),
+            device_dropin_text=read(under(root, DEVICE_DROPIN % tty)),
+            device_timeout_s=device_timeout_of(read(under(root, DEVICE_DROPIN % tty))),
         ),
         proc_cmdline=cmdline,
         proc_cmdline_consoles=[a.split("=", 1)[1] for a in grub.console_args(grub.split_args(cmdline))],

@@ -118,7 +118,10 @@ getty:
       C(systemd_active) (C(systemctl is-active) of the unit when systemd is booted, else null),
       C(enabled_by) (how a getty starts at the next boot, in words - the unit, C(systemd-getty-generator), an
       C(/etc/inittab) line, an upstart job - or null), C(dropin) (this collection's serial-getty drop-in exists)
-      and C(dropin_text) (its text, or null; role C(getty) compares it with the wanted one and skips the write).
+      and C(dropin_text) (its text, or null; role C(getty) compares it with the wanted one and skips the write),
+      C(device_dropin_text) (the text of this collection's drop-in for the tty's device unit, or null) and
+      C(device_timeout_s) (its seconds when it is exactly what C(serial_getty) writes, else null; role C(getty)
+      compares it with C(getty_device_timeout_s)).
   returned: always
   type: dict
 proc_cmdline:

@@ -13,7 +13,8 @@ short_description: A systemd serial-getty on a serial tty in one call - drop-in,
 version_added: 0.1.0
 description:
   - Guest side, systemd only (used by role C(getty)). In one module call, what would otherwise be three to five -
-    writes or removes this collection's drop-in for C(serial-getty@<tty>.service), enables the unit for the next
+    writes or removes this collection's drop-in for C(serial-getty@<tty>.service) and the one for the tty's
+    device unit C(dev-<tty>.device) (O(device_timeout_s)), enables the unit for the next
     boot by its wants-link (exactly the link C(systemctl enable) makes,
     C(getty.target.wants/serial-getty@<tty>.service)), and, only with O(start=true), starts it now, or restarts
     it after a drop-in change (with a C(daemon-reload)).
@@ -31,6 +32,19 @@ options:
       - Full text of the drop-in C(/etc/systemd/system/serial-getty@<tty>.service.d/ttyfleet.conf). Omitted - the
         drop-in is removed if it exists (only this collection's file; other drop-ins are left alone).
     type: str
+  device_timeout_s:
+    description:
+      - Seconds systemd waits at boot for udev to announce the tty, written as C(JobRunningTimeoutSec=) in the
+        drop-in C(/etc/systemd/system/dev-<tty>.device.d/ttyfleet.conf) (the setting systemd-fstab-generator writes
+        for C(x-systemd.device-timeout=); systemd 247, 252 and 257 load drop-ins for device units).
+      - Why - C(serial-getty@.service) has C(BindsTo=dev-%i.device) and C(After=dev-%i.device), and a device unit's
+        start job is cancelled after C(DefaultDeviceTimeoutSec=) (90 s; before systemd 252 C(DefaultTimeoutStartSec=))
+        from early boot. On a slow boot (an emulated guest on a busy host) udev can announce the tty later; the
+        getty's job then fails with result C(dependency) and no login prompt appears on the port until someone
+        starts it.
+      - It matters only at the next boot (the device is there now); with O(start=true) a C(daemon-reload) loads it.
+      - Omitted - the drop-in is removed if it exists (only this collection's file), leaving systemd's default.
+    type: int
   unit_dir:
     description: Directory of the packaged C(serial-getty@.service), the target of the wants-link.
     type: path
@@ -66,11 +80,20 @@ EXAMPLES = r"""
       ExecStart=
       ExecStart=-/sbin/agetty -o '-p -- \\u' --keep-baud 115200,57600,38400,9600 %I $TERM
     start: true
+
+- name: Enabled for the next boot, waiting up to 5 minutes for the tty at boot
+  ttyfleet.serial_console.serial_getty:
+    tty: ttyS1
+    device_timeout_s: 300
 """
 
 RETURN = r"""
 dropin_changed:
   description: The drop-in was (or in check mode would be) written or removed.
+  returned: always
+  type: bool
+device_dropin_changed:
+  description: The device unit drop-in (O(device_timeout_s)) was (or would be) written or removed.
   returned: always
   type: bool
 link_changed:
@@ -120,6 +143,7 @@ def main():
         argument_spec=dict(
             tty=dict(type="str", required=True),
             dropin=dict(type="str"),
+            device_timeout_s=dict(type="int"),
             unit_dir=dict(type="path", default="/lib/systemd/system"),
             start=dict(type="bool", default=False),
             root=dict(type="path", default="/"),
@@ -130,6 +154,8 @@ def main():
     problems = cs.validate_settings(tty=p["tty"])
     if p["dropin"] is not None and "\0" in p["dropin"]:
         problems.append("dropin must be text without NUL characters")
+    if p["device_timeout_s"] is not None and p["device_timeout_s"] < 1:
+        problems.append("device_timeout_s must be a positive number of seconds (omit it to remove the drop-in)")
     if not os.path.isabs(p["unit_dir"]) or "\n" in p["unit_dir"]:
         problems.append("unit_dir must be an absolute path")
     if problems:
@@ -138,10 +164,14 @@ def main():
     unit = "serial-getty@%s.service" % tty
     dropin_path = guest.under(root, guest.GETTY_DROPIN % tty)
     link_path = guest.under(root, WANTS % tty)
+    device_path = guest.under(root, guest.DEVICE_DROPIN % tty)
     target = os.path.join(p["unit_dir"], "serial-getty@.service")
 
     old = guest.read(dropin_path) if os.path.isfile(dropin_path) else None
     dropin_changed = old != p["dropin"]
+    device_old = guest.read(device_path) if os.path.isfile(device_path) else None
+    device_new = None if p["device_timeout_s"] is None else guest.device_dropin_text(p["device_timeout_s"])
+    device_changed = device_old != device_new
     link_changed = not (os.path.islink(link_path) and os.readlink(link_path) == target)
     active = None
     start = p["start"] and root == "/"
@@ -151,8 +181,9 @@ def main():
     restarted = start and dropin_changed and active == "active"
     started = start and active != "active"
     result = dict(
-        changed=dropin_changed or link_changed or started or restarted,
+        changed=dropin_changed or device_changed or link_changed or started or restarted,
         dropin_changed=dropin_changed,
+        device_dropin_changed=device_changed,
         link_changed=link_changed,
         started=started,
         restarted=restarted,
@@ -171,6 +202,12 @@ def main():
                 before=(os.readlink(link_path) + "\n") if os.path.islink(link_path) else "",
                 after=target + "\n",
             ),
+            dict(
+                before_header=guest.DEVICE_DROPIN % tty,
+                after_header=guest.DEVICE_DROPIN % tty,
+                before=device_old or "",
+                after=device_new or "",
+            ),
         ]
     if module.check_mode or not result["changed"]:
         module.exit_json(**result)
@@ -180,14 +217,19 @@ def main():
             os.unlink(dropin_path)
         else:
             write_atomic(module, dropin_path, p["dropin"])
+    if device_changed:
+        if device_new is None:
+            os.unlink(device_path)
+        else:
+            write_atomic(module, device_path, device_new)
     if link_changed:
         os.makedirs(os.path.dirname(link_path), 0o755, exist_ok=True)
         if os.path.lexists(link_path):
             os.unlink(link_path)
         os.symlink(target, link_path)
+    if start and (dropin_changed or device_changed):
+        module.run_command([systemctl, "daemon-reload"], check_rc=True)
     if started or restarted:
-        if dropin_changed:
-            module.run_command([systemctl, "daemon-reload"], check_rc=True)
         module.run_command([systemctl, "restart" if restarted else "start", unit], check_rc=True)
     module.exit_json(**result)
 

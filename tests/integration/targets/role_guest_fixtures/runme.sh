@@ -76,6 +76,7 @@ has "$r/etc/default/grub" 'GRUB_CMDLINE_LINUX="net.ifnames=0 apparmor=0"'     # 
 [[ $(readlink "$r/etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service") == /lib/systemd/system/serial-getty@.service ]] \
   || die "debian12: serial-getty@ttyS0 not enabled"
 [[ ! -e $r/etc/securetty ]] || die "debian12: /etc/securetty was created"
+has "$r/etc/systemd/system/dev-ttyS0.device.d/ttyfleet.conf" "JobRunningTimeoutSec=300"   # getty_device_timeout_s
 
 log "Effective state: grub.cfg lost after update-grub (power cut) is regenerated"
 printf 'terminal_output console\n' >"$r/boot/grub/grub.cfg"
@@ -99,6 +100,7 @@ has "$r/etc/inittab" "T0:23:respawn:/sbin/getty -L ttyS0 115200 vt102"
 has "$r/.calls" "telinit q"
 [[ $(grep -c 'telinit q' "$r/.calls") == 1 ]] || die "telinit q ran more than once"
 has "$r/etc/securetty" "ttyS0"
+[[ ! -e $r/etc/systemd/system/dev-ttyS0.device.d ]] || die "debian10-sysvinit: a systemd device drop-in was written"
 
 log "RHEL 9 on UEFI (BLS entries, /etc/kernel/cmdline, ESP stub untouched, quiet+rhgb removed)"
 r=$work/rhel9-uefi
@@ -158,7 +160,8 @@ fixture debian12; r=$work/debian12; before=$(tree_sum "$r")
 for bad in "guest_speed=1234|guest_speed must be one of" "guest_word=9|guest_word must be one of" \
   "guest_parity=mark|guest_parity must be one of" "guest_stop=3|guest_stop must be one of" \
   "guest_unit=4|guest_unit must be one of" "guest_tty=tty0|must be a serial device name" \
-  "guest_tty=ttyS1|must agree with guest_unit"; do
+  "guest_tty=ttyS1|must agree with guest_unit" "guest_getty_device_timeout_s=30|getty_device_timeout_s must be 0" \
+  "guest_getty_device_timeout_s=5min|guest_getty_device_timeout_s"; do
   if play "$r" -e "${bad%%|*}"; then die "accepted ${bad%%|*}"; fi
   has "$work/out" "${bad#*|}"
 done
@@ -186,6 +189,19 @@ play "$r" "${extra[@]}" || { cat "$work/out"; die "wait-online run failed"; }
 play "$r" "${extra[@]}"; [[ $(changed) == 0 ]] || die "wait-online second run changed $(changed)"
 has "$r/etc/systemd/system/systemd-networkd-wait-online.service.d/ttyfleet.conf" "systemd-networkd-wait-online --any --timeout=10"
 has "$r/etc/systemd/system/serial-getty@ttyS0.service.d/ttyfleet.conf" "--keep-baud 115200,57600,38400,9600 %I \$TERM"
+
+log "systemd device timeout: another value rewrites the drop-in, 0 removes it; one call, then none"
+fixture debian12; r=$work/debian12; dev=$r/etc/systemd/system/dev-ttyS0.device.d/ttyfleet.conf
+play "$r" || { cat "$work/out"; die "device timeout: converge failed"; }
+for t in 600 0; do
+  play "$r" -e guest_getty_device_timeout_s=$t --diff || { cat "$work/out"; die "device timeout $t: run failed"; }
+  [[ $(changed) == 1 ]] || die "device timeout $t: expected 1 change (the serial_getty call), got $(changed)"
+  play "$r" -e guest_getty_device_timeout_s=$t; [[ $(changed) == 0 ]] || die "device timeout $t: second run changed"
+  if ((t)); then has "$dev" "JobRunningTimeoutSec=$t"; else [[ ! -e $dev ]] || die "device timeout 0: drop-in kept"; fi
+done
+printf '[Unit]\nJobRunningTimeoutSec=5\n' >"$dev"    # a hand-edited file is not what was asked: rewritten
+play "$r"; [[ $(changed) == 1 ]] || die "hand-edited device drop-in: expected 1 change, got $(changed)"
+has "$dev" "JobRunningTimeoutSec=300"
 
 log "console_access on this machine: append a throw-away user to dialout, keep its other groups"
 userdel -r tf-h5-user >/dev/null 2>&1 || true

@@ -93,3 +93,67 @@ def test_bad_input_fails_before_any_write(tmp_path, capsys, args, words):
     res = run(capsys, tmp_path, **args)
     assert res["failed"] and words in res["msg"], res
     assert tree(tmp_path) == []
+
+
+DEVICE = "etc/systemd/system/dev-ttyS0.device.d/ttyfleet.conf"
+
+
+def test_device_dropin_check_mode_diff_write_change_remove(tmp_path, capsys):
+    # A late udev on a starved boot must not fail the getty's job: the tty's device unit waits device_timeout_s.
+    res = run(capsys, tmp_path, check=True, diff=True, device_timeout_s=300)
+    assert res["changed"] and res["device_dropin_changed"] and not res["dropin_changed"], res
+    diff = res["diff"][2]
+    assert diff["before_header"] == "/" + DEVICE and diff["before"] == ""
+    assert "[Unit]\nJobRunningTimeoutSec=300\n" in diff["after"]
+    assert tree(tmp_path) == [], "check mode wrote files"
+    res = run(capsys, tmp_path, device_timeout_s=300)
+    assert res["device_dropin_changed"] and res["link_changed"], res
+    text = (tmp_path / DEVICE).read_text()
+    assert text.endswith("[Unit]\nJobRunningTimeoutSec=300\n")
+    assert oct((tmp_path / DEVICE).stat().st_mode & 0o777) == "0o644"
+    for check in (False, True):
+        assert not run(capsys, tmp_path, check=check, device_timeout_s=300)["changed"]
+    res = run(capsys, tmp_path, diff=True, device_timeout_s=600)
+    assert res["device_dropin_changed"] and res["diff"][2]["before"] == text, res
+    assert "JobRunningTimeoutSec=600\n" in res["diff"][2]["after"]
+    other = tmp_path / "etc/systemd/system/dev-ttyS0.device.d/50-admin.conf"
+    other.write_text("[Unit]\nJobRunningTimeoutSec=infinity\n")
+    res = run(capsys, tmp_path, diff=True)
+    assert res["device_dropin_changed"] and res["diff"][2]["after"] == "", res
+    assert not (tmp_path / DEVICE).exists() and other.exists(), "only this collection's drop-in goes"
+    assert not run(capsys, tmp_path)["changed"]
+
+
+def test_the_read_sees_exactly_what_the_module_wrote(tmp_path, capsys):
+    # Role getty skips the module when guest_console_info's device_timeout_s is the wanted value: the read and the
+    # module must agree, or a second run calls it again (or never repairs a hand-edited file).
+    from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _guest_console as guest
+
+    run(capsys, tmp_path, tty="ttyS1", device_timeout_s=450)
+    getty = guest.read_guest(str(tmp_path), "ttyS1")["getty"]
+    assert getty["device_timeout_s"] == 450 and "JobRunningTimeoutSec=450" in getty["device_dropin_text"]
+    assert (tmp_path / "etc/systemd/system/dev-ttyS1.device.d/ttyfleet.conf").exists()
+    path = tmp_path / "etc/systemd/system/dev-ttyS1.device.d/ttyfleet.conf"
+    path.write_text(path.read_text() + "JobTimeoutSec=5\n")
+    assert guest.read_guest(str(tmp_path), "ttyS1")["getty"]["device_timeout_s"] is None
+    assert run(capsys, tmp_path, tty="ttyS1", device_timeout_s=450)["device_dropin_changed"]
+    assert guest.read_guest(str(tmp_path), "ttyS1")["getty"]["device_timeout_s"] == 450
+    path.unlink()
+    getty = guest.read_guest(str(tmp_path), "ttyS1")["getty"]
+    assert getty["device_timeout_s"] is None and getty["device_dropin_text"] is None
+
+
+@pytest.mark.parametrize("seconds", [0, -90])
+def test_device_timeout_must_be_positive(tmp_path, capsys, seconds):
+    res = run(capsys, tmp_path, device_timeout_s=seconds)
+    assert res["failed"] and "device_timeout_s must be a positive number" in res["msg"], res
+    assert tree(tmp_path) == []
+
+
+def test_device_dropin_path_follows_the_tty_grammar(tmp_path, capsys):
+    # The tty names the device unit (dev-<tty>.device): a name outside the grammar writes nothing anywhere.
+    res = run(capsys, tmp_path, tty="../ttyS0", device_timeout_s=300)
+    assert res["failed"] and "not a serial device name" in res["msg"], res
+    assert tree(tmp_path) == []
+    run(capsys, tmp_path, tty="hvc0", device_timeout_s=300)
+    assert (tmp_path / "etc/systemd/system/dev-hvc0.device.d/ttyfleet.conf").exists()
