@@ -57,8 +57,10 @@ def audit_report(targets, hosts=None, guest_hostvars=None):
     merged = {}
     for part in (hosts if isinstance(hosts, (list, tuple)) else [hosts or {}]):
         merged.update(_plain(part or {}))
+    # of each target only what the report reads: converting a lazy mapping templates every value in it
+    read = {g: {k: _plain(t.get(k)) for k in _fleet_report.AUDIT_TARGET_KEYS if k in t} for g, t in targets.items()}
     return _fleet_report.audit_report(_fleet_report.audit_records(
-        _plain(targets), merged, _records(guest_hostvars or [], _AUDIT_KEYS)))
+        read, merged, _records(guest_hostvars or [], _AUDIT_KEYS)))
 
 
 def audit_files(targets, hosts=None, guest_hostvars=None):
@@ -108,9 +110,21 @@ def fleet_plan(guests, hostvars, defaults, inventory_hosts):
     return _plain(_fleet_report.plan(list(guests), variables_of, _plain(defaults), list(inventory_hosts)))
 
 
+def _loop_results(results):
+    """Of a looped module's registered results only what host_results reads, and of each item its group's id: the
+    rest (the group's domain and guest lists, the invocation with the domain list again) is not converted."""
+    out = []
+    for r in results or []:
+        kept = {k: _plain(r.get(k)) for k in _fleet_report.LOOP_RESULT_KEYS if k != "item" and k in r}
+        kept["item"] = {"id": (r.get("item") or {}).get("id")}
+        out.append(kept)
+    return out
+
+
 def host_results(groups, serial_results, vnc_results, info_results=None, log_results=None, compact=False):
-    return _plain(_fleet_report.host_results(_plain(groups), _plain(serial_results), _plain(vnc_results),
-                                             _plain(info_results), _plain(log_results), bool(compact)))
+    return _plain(_fleet_report.host_results(_plain(groups), _loop_results(serial_results),
+                                             _loop_results(vnc_results), _loop_results(info_results),
+                                             _loop_results(log_results), bool(compact)))
 
 
 def running_guests(host_results):

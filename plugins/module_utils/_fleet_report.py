@@ -33,6 +33,12 @@ def _get(record, key, default=None):
 # ------------------------------------------------------------------------------------------------------- audit
 
 
+# what the report reads of a guest's target (plan's targets): the filters convert only these
+AUDIT_TARGET_KEYS = ("guest", "domain", "hypervisor", "uri", "port")
+# what host_results reads of each registered result of a looped module call
+LOOP_RESULT_KEYS = ("item", "skipped", "failed", "unreachable", "msg", "domains", "logging")
+
+
 def audit_entry(record):
     """One guest's line of the audit report."""
     target = _get(record, "__sc_target", {})

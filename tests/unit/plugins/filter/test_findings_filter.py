@@ -69,3 +69,28 @@ def test_running_guests_reads_only_failed_and_active_of_the_others():
     assert f.running_guests(parts) == {"b": {"failed": None, "info": {"active": True, "state": "running"},
                                              "findings": []}}
     assert sorted(set(log)) == ["active", "failed", "info"]  # not findings: a stopped guest is not converted
+
+
+class _Unread(dict):
+    """A mapping whose contents must not be converted (the filters' inputs arrive as lazy mappings: converting one
+    templates every value in it)."""
+
+    def items(self):
+        raise AssertionError("converted: %r" % sorted(self))
+
+    values = keys = __iter__ = items
+
+
+def test_host_results_and_audit_report_convert_only_what_they_read():
+    group = {"id": 0, "hypervisor": "hv1", "uri": "qemu:///system", "port": 0, "vnc": False, "logging": False,
+             "settings": {"port": 0, "vnc": False}, "guests": ["g1"], "domains": ["d1"]}
+    info = {"name": "d1", "state": "shutoff", "active": False, "config": {"serials": []},
+            "serial_drift": {"changed": False, "changes": [], "restart_required": False}}
+    registered = [{"item": _Unread(group), "invocation": _Unread({"module_args": {"name": ["d1"]}}),
+                   "changed": False, "domains": [info]}]
+    hosts = f.host_results([group], [], [], registered, [], compact=True)
+    assert [x["kind"] for x in hosts["g1"]["findings"]] == ["domain_not_running"]
+    targets = {"g1": {"guest": "g1", "domain": "d1", "hypervisor": "hv1", "uri": "qemu:///system", "port": 0,
+                      "settings": _Unread({"speed": 115200})}}
+    report = f.audit_report(targets, [hosts], [])
+    assert [g["guest"] for g in report["guests"]] == ["g1"] and report["guests"][0]["domain"] == "d1"
