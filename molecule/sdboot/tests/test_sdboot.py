@@ -32,5 +32,3 @@ def test_boot_loader_settings_untouched(host):
     assert entries.rc == 0 and "options" in entries.stdout, f"no loader entry on the ESP: {entries.stderr}"
     assert "console=" not in entries.stdout, f"a loader entry was given a console:\n{entries.stdout}"
     assert "console=" not in host.file("/proc/cmdline").content_string, "the running kernel has a console="
-
-
