@@ -11,7 +11,8 @@ domains it times, each as one process tree, wall clock and peak RSS of its large
   (A) the inventory alone: ``ansible-inventory --list`` (20 connections, every domain's INACTIVE|SECURE XML
       summarised by the pure parser of domain_console_info);
   (B) the host-side audit per hypervisor: ``ansible-playbook bench/fleet_host_audit.yml`` over that inventory
-      (the audit's three module calls per hypervisor, then every domain's findings from the findings table);
+      (the audit's one module call per hypervisor, domain_console_info with drift, then every domain's findings
+      from the findings table);
       the finding counts are checked against the planted drift;
   (C) the shipped ``ttyfleet.serial_console.audit`` over the same inventory (its host phase per hypervisor, the
       guest phase for running guests only: none here), every guest counted in audit.json and audit.junit.xml and

@@ -52,13 +52,13 @@ options:
   drift:
     description:
       - Also report, for every domain, what M(ttyfleet.serial_console.domain_serial) and
-        M(ttyfleet.serial_console.domain_vnc) with these options (and state V(present)) would change: their check
-        mode's answer for the domain, in RV(domains[].serial_drift) and RV(domains[].vnc_drift). The same planners
-        and rules as those modules, on the same read of each domain, so that an audit of a hypervisor is one
-        module call that reads each domain's XML once.
+        M(ttyfleet.serial_console.domain_vnc) with these options (and state V(present)) would change, that is
+        their check mode's answer for the domain, in RV(domains[].serial_drift) and RV(domains[].vnc_drift). The
+        same planners and rules as those modules, on the same read of each domain, so that an audit of a
+        hypervisor is one module call that reads each domain's XML once.
       - As in those modules, a transient domain or a domain whose XML cannot be planned fails the task, naming
         the domain; nothing is ever written.
-      - Needs O(read_only=false): the plans read the XML with the VNC password, which is never returned.
+      - Needs O(read_only=false), because the plans read the XML with the VNC password (never returned).
     type: dict
     suboptions:
       serial:
@@ -100,7 +100,7 @@ attributes:
   check_mode:
     support: full
     description: The module never changes anything, so check mode returns the same result as a normal run
-      (O(drift) included: it is always what the other modules' check mode would answer).
+      (O(drift) included, which is always what the other modules' check mode would answer).
   diff_mode:
     support: none
     description: Nothing changes, so there is nothing to diff.
