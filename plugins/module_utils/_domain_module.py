@@ -134,11 +134,13 @@ class _Task:
         if self.selected is None:
             selected = _select(self.conn, params)
         else:
+            # the same rule as _select: all_domains leaves transient domains out, named ones must be persistent
+            chosen = [s for s in self.selected if s.persistent] if all_domains else self.selected
             try:
-                lv.require_persistent(self.selected)
+                lv.require_persistent(chosen)
             except lv.TransientDomains as e:
                 raise TaskFailure("%s; nothing was changed" % e) from e
-            selected = [(s.name, s.dom) for s in self.selected]
+            selected = [(s.name, s.dom) for s in chosen]
         problem = device.check_selection([name for name, _dom in selected])
         if problem:
             raise TaskFailure(problem + "; nothing was changed")

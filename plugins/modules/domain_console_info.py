@@ -56,8 +56,10 @@ options:
         their check mode's answer for the domain, in RV(domains[].serial_drift) and RV(domains[].vnc_drift). The
         same planners and rules as those modules, on the same read of each domain, so that an audit of a
         hypervisor is one module call that reads each domain's XML once.
-      - As in those modules, a transient domain or a domain whose XML cannot be planned fails the task, naming
-        the domain; nothing is ever written.
+      - As in those modules, a domain whose XML cannot be planned, or a transient domain named in O(name), fails
+        the task, naming the domain; with O(all_domains=true) transient domains are left out of the check (as
+        those modules' O(all_domains) leaves them out) and get no RV(domains[].serial_drift) or
+        RV(domains[].vnc_drift). Nothing is ever written.
       - Needs O(read_only=false), because the plans read the XML with the VNC password (never returned).
     type: dict
     suboptions:

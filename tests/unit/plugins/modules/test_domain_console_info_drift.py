@@ -91,3 +91,20 @@ def test_drift_on_a_transient_domain_fails_as_domain_serial_would(conn, capsys):
     assert out["failed"] and "serial_drift (the check of domain_serial)" in out["msg"]
     assert "tf-unit-transient-drift is transient" in out["msg"]
     assert plain["domains"][0]["persistent"] is False  # without drift it is reported as before
+
+
+def test_drift_with_all_domains_leaves_transient_domains_out_as_domain_serial_does(conn, capsys):
+    name = conn.make()
+    transient = conn.createXML(DOMAIN % ("tf-unit-transient-all", ""), 0)
+    try:
+        out = run(domain_console_info, {"all_domains": True, "drift": DRIFT}, capsys)
+        serial = run(domain_serial, {"all_domains": True, "port": 0}, capsys, check=True)
+    finally:
+        transient.destroy()
+    assert not out.get("failed"), out.get("msg")
+    by_name = {d["name"]: d for d in out["domains"]}
+    assert by_name["tf-unit-transient-all"]["persistent"] is False  # still reported
+    assert "serial_drift" not in by_name["tf-unit-transient-all"]
+    assert "vnc_drift" not in by_name["tf-unit-transient-all"]
+    assert "tf-unit-transient-all" not in _kept(serial)  # the rule domain_serial's all_domains follows
+    assert by_name[name]["serial_drift"] == _kept(serial)[name]
