@@ -43,6 +43,8 @@ options:
         getty's job then fails with result C(dependency) and no login prompt appears on the port until someone
         starts it.
       - It matters only at the next boot (the device is there now); with O(start=true) a C(daemon-reload) loads it.
+      - 90 to 3600 (the range of role C(getty)'s C(getty_device_timeout_s)); less than systemd's own default of
+        90 s would make a late tty more likely to lose its getty, not less.
       - Omitted - the drop-in is removed if it exists (only this collection's file), leaving systemd's default.
     type: int
   unit_dir:
@@ -154,8 +156,9 @@ def main():
     problems = cs.validate_settings(tty=p["tty"])
     if p["dropin"] is not None and "\0" in p["dropin"]:
         problems.append("dropin must be text without NUL characters")
-    if p["device_timeout_s"] is not None and p["device_timeout_s"] < 1:
-        problems.append("device_timeout_s must be a positive number of seconds (omit it to remove the drop-in)")
+    if p["device_timeout_s"] is not None and not 90 <= p["device_timeout_s"] <= 3600:
+        problems.append("device_timeout_s must be 90-3600 seconds (omit it to remove the drop-in; less than "
+                        "systemd's default of 90 s would make a late tty more likely to lose its getty)")
     if not os.path.isabs(p["unit_dir"]) or "\n" in p["unit_dir"]:
         problems.append("unit_dir must be an absolute path")
     if problems:

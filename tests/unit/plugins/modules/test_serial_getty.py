@@ -143,11 +143,17 @@ def test_the_read_sees_exactly_what_the_module_wrote(tmp_path, capsys):
     assert getty["device_timeout_s"] is None and getty["device_dropin_text"] is None
 
 
-@pytest.mark.parametrize("seconds", [0, -90])
-def test_device_timeout_must_be_positive(tmp_path, capsys, seconds):
+@pytest.mark.parametrize("seconds", [0, -90, 1, 89, 3601])
+def test_device_timeout_must_be_the_roles_range(tmp_path, capsys, seconds):
     res = run(capsys, tmp_path, device_timeout_s=seconds)
-    assert res["failed"] and "device_timeout_s must be a positive number" in res["msg"], res
+    assert res["failed"] and "device_timeout_s must be 90-3600 seconds" in res["msg"], res
     assert tree(tmp_path) == []
+
+
+@pytest.mark.parametrize("seconds", [90, 3600])
+def test_device_timeout_range_ends_are_accepted(tmp_path, capsys, seconds):
+    res = run(capsys, tmp_path, device_timeout_s=seconds)
+    assert not res.get("failed") and res["device_dropin_changed"], res
 
 
 def test_device_dropin_path_follows_the_tty_grammar(tmp_path, capsys):
