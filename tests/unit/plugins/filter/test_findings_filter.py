@@ -60,17 +60,6 @@ class _Touched(dict):
         return super().get(key, default)
 
 
-def test_running_guests_reads_only_failed_and_active_of_the_others():
-    log = []
-    stopped = _Touched({"failed": None, "info": _Touched({"active": False}, log=log),
-                        "findings": [{"kind": "domain_not_running"}]}, log=log)
-    parts = [{"a": stopped, "b": {"failed": None, "info": {"active": True, "state": "running"}, "findings": []}},
-             {"c": {"failed": "hv2: boom", "info": {"active": True}}, "d": {"failed": None, "info": {}}}, None]
-    assert f.running_guests(parts) == {"b": {"failed": None, "info": {"active": True, "state": "running"},
-                                             "findings": []}}
-    assert sorted(set(log)) == ["active", "failed", "info"]  # not findings: a stopped guest is not converted
-
-
 class _Unread(dict):
     """A mapping whose contents must not be converted (the filters' inputs arrive as lazy mappings: converting one
     templates every value in it)."""
@@ -79,6 +68,26 @@ class _Unread(dict):
         raise AssertionError("converted: %r" % sorted(self))
 
     values = keys = __iter__ = items
+
+
+class _UnreadList(list):
+    """A sequence whose items must not be converted."""
+
+    def __iter__(self):
+        raise AssertionError("converted: a list of %d" % len(self))
+
+    items = __iter__
+
+
+def test_running_guests_reads_only_failed_and_active_of_the_others():
+    log = []
+    stopped = _Touched({"failed": None, "info": _Touched({"active": False}, log=log),
+                        "findings": _UnreadList([{"kind": "domain_not_running"}])}, log=log)
+    parts = [{"a": stopped, "b": {"failed": None, "info": {"active": True, "state": "running"}, "findings": []}},
+             {"c": {"failed": "hv2: boom", "info": {"active": True}}, "d": {"failed": None, "info": {}}}, None]
+    assert f.running_guests(parts) == {"b": {"failed": None, "info": {"active": True, "state": "running"},
+                                             "findings": []}}
+    assert sorted(set(log)) == ["active", "failed", "info"]  # not findings: a stopped guest is not converted
 
 
 def test_host_results_and_audit_report_convert_only_what_they_read():
