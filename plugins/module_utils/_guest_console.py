@@ -54,9 +54,8 @@ GRUB_VARS = (
     "GRUB_CMDLINE_LINUX_DEFAULT",
 )
 GETTY_DROPIN = "/etc/systemd/system/serial-getty@%s.service.d/ttyfleet.conf"
-# serial-getty@ BindsTo= dev-<tty>.device, whose start job fails after DefaultDeviceTimeoutSec= (90 s): on a starved
-# boot udev announces the tty later and no login: appears. JobRunningTimeoutSec= here, as fstab-generator writes for
-# x-systemd.device-timeout=. cs.TTY_RE allows letters and digits only: the unit name needs no escaping.
+# serial-getty@ BindsTo= dev-<tty>.device (start job cancelled after DefaultDeviceTimeoutSec=, 90 s): its drop-in, as
+# fstab-generator writes for x-systemd.device-timeout=. cs.TTY_RE allows [a-zA-Z0-9]: the unit name needs no escape.
 DEVICE_DROPIN = "/etc/systemd/system/dev-%s.device.d/ttyfleet.conf"
 
 
@@ -372,6 +371,7 @@ def read_guest(root, tty):
     active = None
     if init == "systemd" and booted and root == "/" and tools.get("systemctl"):
         active = systemd_active("serial-getty@%s.service" % tty, tools["systemctl"])
+    device_text = read(under(root, DEVICE_DROPIN % tty))
     return dict(
         pid1=(read(under(root, "/proc/1/comm")) or "").strip(),
         in_chroot=in_chroot(root),
@@ -392,8 +392,8 @@ def read_guest(root, tty):
             enabled_by=getty_enabled_by(root, tty, init, wants, cfg["consoles_default_entry"] if cfg else []),
             dropin=os.path.exists(under(root, GETTY_DROPIN % tty)),
             dropin_text=read(under(root, GETTY_DROPIN % tty)),
-            device_dropin_text=read(under(root, DEVICE_DROPIN % tty)),
-            device_timeout_s=device_timeout_of(read(under(root, DEVICE_DROPIN % tty))),
+            device_dropin_text=device_text,
+            device_timeout_s=device_timeout_of(device_text),
         ),
         proc_cmdline=cmdline,
         proc_cmdline_consoles=[a.split("=", 1)[1] for a in grub.console_args(grub.split_args(cmdline))],
