@@ -18,16 +18,18 @@ export ANSIBLE_PYTHON_INTERPRETER := $(PY)
 export ANSIBLE_FORCE_COLOR ?= 0
 export PYTHONDONTWRITEBYTECODE := 1
 # In `make test`: default (bookworm with memtest86+, bullseye), fleet (rollout/audit/doctor, bookworm + sysvinit,
-# console logs) and platforms (UEFI ttyS0 + trixie ttyS1). Measured 2026-12-01 from a fresh clone at load ~1:
-# sanity, units, integration, lint and the Galaxy test 1,263 s, default 534 s, fleet 639 s, platforms 667 s, the
-# ecosystem steps and the matrix ~360 s: ~58 minutes. So these run on request only, to stay under 60 minutes on
-# 2 cores: sdboot (systemd-boot: the GRUB part refused, the getty proven; passed), sysvinit (its guest is booted
-# and rolled out in fleet too), cloud (cloud image, hvc0; passed, ~15 min) and arm64 (PL011 ttyAMA0 under TCG,
-# not yet run). Run them with:
-#   make molecule MOLECULE_SCENARIOS="sdboot sysvinit cloud arm64"
-MOLECULE_OPTIONAL_SCENARIOS ?= sdboot sysvinit cloud arm64
+# console logs), platforms (UEFI ttyS0 + trixie ttyS1) and sdboot (systemd-boot: the GRUB part refused, the getty
+# proven). These run on request only, to stay under 60 minutes on 2 cores: sysvinit (its guest is booted and rolled
+# out in fleet too), cloud (cloud image, hvc0; passed, ~15 min) and arm64 (PL011 ttyAMA0 under TCG). Run them with:
+#   make molecule MOLECULE_SCENARIOS="sysvinit cloud arm64"
+MOLECULE_OPTIONAL_SCENARIOS ?= sysvinit cloud arm64
 MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_OPTIONAL_SCENARIOS),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
+# Whatever boots a guest, restarts libvirtd or re-executes virtlogd runs under this lock, one at a time: each
+# molecule scenario (below), the console_logging and fault_injection integration targets (they take it themselves).
+# flock -o: the lock stays with flock itself, not with a daemon or an ssh ControlPersist master the command starts.
+BOOT_LOCK := /var/lock/ttyfleet-boot
+BOOT_LOCKED = $(if $(TTYFLEET_BOOT_LOCKED),,flock -o $(BOOT_LOCK))
 .PHONY: prove-failure help build-dir bootstrap sync sanity units integration lint galaxy-install-test molecule test demo demo-clean bench images
 .PHONY: changelog changelog-lint importer docs docs-lint ee matrix
 
@@ -41,7 +43,7 @@ bootstrap:
 	@bash scripts/bootstrap.sh all
 
 # ansible-test needs the checkout at ansible_collections/<namespace>/<name>.
-sync: bootstrap
+sync: $(if $(TTYFLEET_BOOTSTRAPPED),,bootstrap)
 	@mkdir -p $(COLL)
 	@rsync -a --delete --exclude .venv --exclude build --exclude .git --exclude tests/output \
 	  --exclude .pytest_cache --exclude .ruff_cache --exclude bench/results ./ $(COLL)/
@@ -89,21 +91,43 @@ matrix: sync
 molecule: sync
 	@for s in $(MOLECULE_SCENARIOS); do \
 	  echo "=== molecule test -s $$s"; t=$$SECONDS; \
-	  (cd $(COLL) && molecule test -s $$s) || exit 1; \
+	  $(if $(TTYFLEET_BOOT_LOCKED),,flock -n $(BOOT_LOCK) true || echo "=== waiting for the boot lock $(BOOT_LOCK)";) \
+	  (cd $(COLL) && $(BOOT_LOCKED) molecule test -s $$s) || exit 1; \
 	  echo "=== molecule test -s $$s: passed in $$((SECONDS - t)) s"; \
 	done
 
+# Two lanes at once, one per core. The boot lane: console_logging's integration target, then every scenario in
+# MOLECULE_SCENARIOS (TCG guests, under the boot lock), its lines prefixed `[boot]`. The other lane: every other
+# step, the other integration targets included (fault_injection waits for the boot lock to restart libvirtd).
+# Each lane assembles its own collection tree, so that one lane's sync never rewrites what the other runs from.
 # Every step runs even when an earlier one failed, so one run shows every failure; the exit status is non-zero
 # if any step failed.
-TEST_STEPS := sanity units integration lint galaxy-install-test molecule
+BOOT_BUILD ?= $(BUILD)-boot
+BOOT_LANE_TARGETS := console_logging
+INTEGRATION_ALL := $(notdir $(wildcard tests/integration/targets/*))
+TEST_STEPS := sanity units integration lint galaxy-install-test
 TEST_STEPS += changelog-lint importer docs-lint docs ee matrix
-test:
-	@failed=""; total=$$SECONDS; \
+test: bootstrap
+	@export TTYFLEET_BOOTSTRAPPED=1; total=$$SECONDS; failed_file=$$(mktemp); \
+	( failed=""; \
+	  for t in integration molecule; do \
+	    echo "=== make $$t"; start=$$SECONDS; \
+	    $(MAKE) --no-print-directory $$t BUILD=$(BOOT_BUILD) INTEGRATION_TARGETS="$(BOOT_LANE_TARGETS)" \
+	      || failed="$$failed boot:$$t"; \
+	    echo "=== make $$t: $$((SECONDS - start)) s"; \
+	  done; \
+	  echo "=== boot lane: $$((SECONDS - total)) s"; \
+	  echo "$$failed" >"$$failed_file" ) 2>&1 | sed -u 's/^/[boot] /' & boot=$$!; \
+	failed=""; \
 	for t in $(TEST_STEPS); do \
 	  echo "=== make $$t"; start=$$SECONDS; \
-	  $(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
+	  $(MAKE) --no-print-directory $$t \
+	    INTEGRATION_TARGETS="$(filter-out $(BOOT_LANE_TARGETS),$(INTEGRATION_ALL))" || failed="$$failed $$t"; \
 	  echo "=== make $$t: $$((SECONDS - start)) s"; \
 	done; \
+	echo "=== other lane: $$((SECONDS - total)) s (waiting for the boot lane)"; \
+	wait $$boot || true; \
+	failed="$$failed$$(cat "$$failed_file")"; rm -f "$$failed_file"; \
 	echo "=== make test: $$((SECONDS - total)) s"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: all green"

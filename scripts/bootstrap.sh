@@ -58,13 +58,25 @@ PY
   cp "$here/scripts/ansible-test/get_pip.py" ~/.ansible/test/cache/"get_pip_${ver//./_}.py"
 }
 
+# Start a daemon with no descriptor of ours but stdin/stdout/stderr: one inherited from a caller that runs under
+# `flock /var/lock/ttyfleet-boot` would keep the boot lock held for as long as the daemon lives (seen here).
+daemon() {
+  (
+    for fd in "/proc/$BASHPID/fd/"*; do
+      fd=${fd##*/}
+      if ((fd > 2)); then eval "exec $fd>&-"; fi
+    done
+    exec "$@"
+  )
+}
+
 libvirtd_start() {
   if virsh -c qemu:///system version >/dev/null 2>&1; then return; fi
   log "starting virtlogd, virtlockd, libvirtd"
   mkdir -p /run/libvirt /var/log/libvirt/qemu /var/lib/libvirt/images
-  pgrep -x virtlogd >/dev/null || virtlogd -d
-  pgrep -x virtlockd >/dev/null || virtlockd -d
-  pgrep -x libvirtd >/dev/null || libvirtd -d 2>/dev/null
+  pgrep -x virtlogd >/dev/null || daemon virtlogd -d
+  pgrep -x virtlockd >/dev/null || daemon virtlockd -d
+  pgrep -x libvirtd >/dev/null || daemon libvirtd -d 2>/dev/null
   for _ in $(seq 1 100); do
     if virsh -c qemu:///system version >/dev/null 2>&1; then return; fi
     sleep 0.2
