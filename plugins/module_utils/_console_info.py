@@ -19,6 +19,8 @@ to (``console_devices``, ``default_console``, ``missing_console_message``).
 from __future__ import annotations
 
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import _domain_doc
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._chardev import default_serial_target
+from ansible_collections.ttyfleet.serial_console.plugins.module_utils._domain_doc import PlanError
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._domain_runtime import pending_changes
 
 # virDomainState, as numbers so this module stays free of libvirt.
@@ -263,18 +265,29 @@ def describe_device(dev):
     return what + ")"
 
 
-FIX_HINT = (
-    "add one with ttyfleet.serial_console.domain_serial (e.g. port 0, target_type isa-serial, source_type pty) and "
-    "cold-restart the domain (shut down and start, or console_prompt power=cycle, or domain_serial restart=true): "
-    "an isa-serial port appears only after a full stop and start, not after a guest reboot"
-)
+def fix_hint(platform=(None, None)):
+    """How to give a domain of this (arch, machine) a console: the serial target domain_serial would plan there
+    (isa-serial on x86, system-serial = PL011 on arm virt), or pci-serial/virtio where it knows no default."""
+    try:
+        target = "target_type %s" % default_serial_target(platform)
+    except PlanError:
+        target = "target_type pci-serial or virtio"
+    return (
+        "add one with ttyfleet.serial_console.domain_serial (e.g. port 0, %s, source_type pty) and "
+        "cold-restart the domain (shut down and start, or console_prompt power=cycle, or domain_serial "
+        "restart=true): a serial port appears only after a full stop and start, not after a guest reboot" % target
+    )
 
 
-def missing_console_message(name, live_devices, config_devices=None):
+FIX_HINT = fix_hint()
+
+
+def missing_console_message(name, live_devices, config_devices=None, platform=(None, None)):
     """Why ``name`` cannot be attached to, or None if its (live) console is a pty that libvirt can stream.
 
     ``live_devices`` come from the XML the console would be opened on (live XML of a running domain, inactive XML
-    of a domain about to be started); ``config_devices`` optionally from the inactive XML of a running domain.
+    of a domain about to be started); ``config_devices`` optionally from the inactive XML of a running domain;
+    ``platform`` the domain's (arch, machine), for the hint.
     """
     dev = default_console(live_devices)
     if dev is None:
@@ -290,7 +303,7 @@ def missing_console_message(name, live_devices, config_devices=None):
                 % describe_device(default_console(config_devices))
             )
         else:
-            msg += FIX_HINT
+            msg += fix_hint(platform)
         return msg
     if dev["type"] != "pty":
         return (

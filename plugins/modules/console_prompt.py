@@ -257,6 +257,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils import (  # noqa: E402
     _console,
     _console_info,
+    _domain_doc,
     _libvirt,
 )
 from ansible_collections.ttyfleet.serial_console.plugins.module_utils._console_login import (  # noqa: E402
@@ -346,14 +347,18 @@ def plan_power(power, state, persistent, name):
 def check_console_device(dom, name, action, persistent):
     """Fail early (before any power action) when there is nothing libvirt can stream."""
     if action in ("started", "cycled"):
-        devices = _console_info.console_devices(_libvirt.read_domain_xml(dom, inactive=True, secure=False))
-        problem = _console_info.missing_console_message(name, devices)
+        xml = _libvirt.read_domain_xml(dom, inactive=True, secure=False)
+        devices = _console_info.console_devices(xml)
+        problem = _console_info.missing_console_message(name, devices, platform=_domain_doc.platform_of(xml))
     else:
-        devices = _console_info.console_devices(_libvirt.read_domain_xml(dom, secure=False))
+        xml = _libvirt.read_domain_xml(dom, secure=False)
+        devices = _console_info.console_devices(xml)
         config = None
         if persistent:
             config = _console_info.console_devices(_libvirt.read_domain_xml(dom, inactive=True, secure=False))
-        problem = _console_info.missing_console_message(name, devices, config if config is not None else [])
+        problem = _console_info.missing_console_message(
+            name, devices, config if config is not None else [], platform=_domain_doc.platform_of(xml)
+        )
     if problem:
         raise PromptFailure(problem)
     return _console_info.describe_device(_console_info.default_console(devices))

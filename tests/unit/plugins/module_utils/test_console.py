@@ -257,6 +257,22 @@ def test_missing_console_message_no_device():
     assert "domain_serial" in msg and "cold" in msg
 
 
+@pytest.mark.parametrize(
+    "platform, target",
+    [
+        ((None, None), "target_type isa-serial"),
+        (("x86_64", "pc-q35-7.2"), "target_type isa-serial"),
+        (("aarch64", "virt-7.2"), "target_type system-serial"),
+        (("s390x", "s390-ccw-virtio"), "target_type pci-serial or virtio"),
+    ],
+)
+def test_missing_console_message_hint_names_the_platforms_serial(platform, target):
+    """The hint names the port domain_serial would plan on that platform (an isa-serial on arm virt is refused)."""
+    msg = missing_console_message("web1", console_devices(NO_CONSOLE), platform=platform)
+    assert target + ", source_type pty" in msg
+    assert ("isa-serial" in msg) is (target == "target_type isa-serial")
+
+
 def test_missing_console_message_running_without_device_but_config_has_one():
     msg = missing_console_message("web1", console_devices(NO_CONSOLE), console_devices(PTY_LIVE))
     assert "no serial console" in msg
