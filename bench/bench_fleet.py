@@ -176,6 +176,8 @@ def main():
     ap.add_argument("--community-libvirt", default="/var/cache/ttyfleet/community-libvirt",
                     help="a collections path holding community.libvirt (fetched from PyPI's ansible package if empty)")
     ap.add_argument("--skip-host-audit", action="store_true", help="leave (B) out: (A) and (C) only")
+    ap.add_argument("--audit-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="also run (C) with this controller setting (repeatable; e.g. ANSIBLE_INJECT_FACT_VARS=false)")
     ap.add_argument("--forks", type=int, default=20)
     ap.add_argument("--collections-path", required=True)
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
@@ -228,25 +230,33 @@ def main():
                                  % (n, rc, got, expected_findings(per_hv), work))
             log("%d: host-side audit %.1f s, %.0f MiB, findings %s"
                 % (n, r["host_audit_s"], r["host_audit_rss_mib"], got))
+        # (C) as shipped, then (C') with --audit-env's controller settings, if any
+        audit_envs = [("audit", "", {})]
+        if args.audit_env:
+            audit_envs.append(("audit_env", "'", dict(e.split("=", 1) for e in args.audit_env)))
+            res["audit_env_settings"] = audit_envs[1][2]
         for per_hv in audit_sizes:
             n = per_hv * HYPERVISORS
             inv = os.path.join(work, "a%d.libvirt_guests.yml" % n)
             inventory(inv, per_hv, args.uri, py)
-            a = res["audit"][n] = {}
-            a["s"], a["rss_mib"], a["rc"] = run(
-                ["ansible-playbook", "-i", inv, "-f", str(args.forks), "ttyfleet.serial_console.audit",
-                 "-e", "serial_console_report_dir=%s/report-%d" % (work, n), "-e", "serial_console_become=false"],
-                env, os.path.join(work, "audit-%d.log" % n), what="(C) %d" % n)
-            report = json.load(open("%s/report-%d/audit.json" % (work, n)))
-            a["guests_reported"] = len(report["guests"])
-            with open("%s/report-%d/audit.junit.xml" % (work, n)) as f:
-                a["junit_testcases"] = f.read().count("<testcase ")
-            a["findings"] = {k["kind"]: k["guests"] for k in report["summary"]["by_kind"]}
-            if a["guests_reported"] != n or a["junit_testcases"] != n or a["findings"] != expected_findings(per_hv):
-                raise SystemExit("the audit of %d guests reported %d (JUnit %d), findings %s, expected %s (log %s)"
-                                 % (n, a["guests_reported"], a["junit_testcases"], a["findings"],
-                                    expected_findings(per_hv), work))
-            log("%d: shipped audit %.1f s, %.0f MiB, every guest reported" % (n, a["s"], a["rss_mib"]))
+            for key, mark, extra in audit_envs:
+                tag = "%d%s" % (n, "-env" if mark else "")
+                a = res.setdefault(key, {})[n] = {}
+                a["s"], a["rss_mib"], a["rc"] = run(
+                    ["ansible-playbook", "-i", inv, "-f", str(args.forks), "ttyfleet.serial_console.audit",
+                     "-e", "serial_console_report_dir=%s/report-%s" % (work, tag), "-e", "serial_console_become=false"],
+                    dict(env, **extra), os.path.join(work, "audit-%s.log" % tag), what="(C%s) %d" % (mark, n))
+                report = json.load(open("%s/report-%s/audit.json" % (work, tag)))
+                a["guests_reported"] = len(report["guests"])
+                with open("%s/report-%s/audit.junit.xml" % (work, tag)) as f:
+                    a["junit_testcases"] = f.read().count("<testcase ")
+                a["findings"] = {k["kind"]: k["guests"] for k in report["summary"]["by_kind"]}
+                if (a["rc"] != 0 or a["guests_reported"] != n or a["junit_testcases"] != n
+                        or a["findings"] != expected_findings(per_hv)):
+                    raise SystemExit("the audit%s of %d guests: rc %d, reported %d (JUnit %d), findings %s, expected "
+                                     "%s (log %s)" % (mark, n, a["rc"], a["guests_reported"], a["junit_testcases"],
+                                                      a["findings"], expected_findings(per_hv), work))
+                log("%d: shipped audit%s %.1f s, %.0f MiB, every guest reported" % (n, mark, a["s"], a["rss_mib"]))
         if args.virt_sample:
             args.community_libvirt = community_libvirt(args.community_libvirt)
             names = [name(hv, i) for i in range(max(sizes)) for hv in range(1, HYPERVISORS + 1)]
@@ -303,15 +313,18 @@ def report_text(res):
                 continue
             lines.append("| %s | %.0f MiB | %.0f MiB | %.1f KiB | x%.2f |" % (
                 label, ra[key], rb[key], 1024 * (rb[key] - ra[key]) / (int(b) - int(a)), rb[key] / ra[key]))
-    audit = sorted(res["audit"], key=int)
-    if len(audit) >= 2:
+    for key, label in (("audit", "(C) shipped audit"), ("audit_env", "(C') shipped audit, %s" % ", ".join(
+            "%s=%s" % kv for kv in sorted(res.get("audit_env_settings", {}).items())))):
+        audit = sorted(res.get(key, {}), key=int)
+        if len(audit) < 2:
+            continue
         a, b = audit[0], audit[-1]
-        ra, rb = res["audit"][a], res["audit"][b]
-        lines.append("| (C) shipped audit | %.1f s | %.1f s | %.2f ms | x%.2f |" % (
-            ra["s"], rb["s"], 1000 * (rb["s"] - ra["s"]) / (int(b) - int(a)), rb["s"] / ra["s"]))
-        lines.append("| (C) peak RSS | %.0f MiB | %.0f MiB | %.1f KiB | x%.2f |" % (
-            ra["rss_mib"], rb["rss_mib"], 1024 * (rb["rss_mib"] - ra["rss_mib"]) / (int(b) - int(a)),
-            rb["rss_mib"] / ra["rss_mib"]))
+        ra, rb = res[key][a], res[key][b]
+        lines.append("| %s | %.1f s | %.1f s | %.2f ms | x%.2f |" % (
+            label, ra["s"], rb["s"], 1000 * (rb["s"] - ra["s"]) / (int(b) - int(a)), rb["s"] / ra["s"]))
+        lines.append("| %s peak RSS | %.0f MiB | %.0f MiB | %.1f KiB | x%.2f |" % (
+            label.split(" ")[0], ra["rss_mib"], rb["rss_mib"],
+            1024 * (rb["rss_mib"] - ra["rss_mib"]) / (int(b) - int(a)), rb["rss_mib"] / ra["rss_mib"]))
     lines.append("load average (1 min) before/after each run: " + ", ".join(
         "%s %.1f/%.1f" % (w, x, y) for w, x, y in res.get("loads", [])))
     if "virt" in res:

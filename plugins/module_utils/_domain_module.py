@@ -90,7 +90,7 @@ class _Task:
     """One run of the loop. ``preview``'s runs are given the caller's connection, its domains (``selected``,
     ``Selected`` items) and its reader of their XML (``read_xml(dom, inactive)``, secure): check mode only."""
 
-    def __init__(self, module, device, conn=None, selected=None, read_xml=None):
+    def __init__(self, module, device, conn=None, selected=None, read_xml=None, active=None):
         self.module = module
         self.device = device
         self.params = module.params
@@ -100,6 +100,7 @@ class _Task:
         self.conn = lv.connect(self.uri) if conn is None else conn
         self.selected = selected
         self.read_xml = read_xml or (lambda dom, inactive: lv.read_domain_xml(dom, inactive=inactive, secure=True))
+        self.active = active
         self.gen = 0
         self.reconnects = 0
 
@@ -144,7 +145,7 @@ class _Task:
         problem = device.check_selection([name for name, _dom in selected])
         if problem:
             raise TaskFailure(problem + "; nothing was changed")
-        active = lv.active_uuids(self.conn, self.uri)
+        active = lv.active_uuids(self.conn, self.uri) if self.active is None else self.active
         entries = {name: _entry(name, device) for name, _dom in selected}
         results = [entries[name] for name, _dom in selected]
 
@@ -384,12 +385,13 @@ def module_diff(module):
     return bool(getattr(module, "_diff", False))
 
 
-def preview(module, device, conn, selected, read_xml):
+def preview(module, device, conn, selected, read_xml, active=None):
     """What the device's module would answer in check mode for ``selected`` (``Selected`` items of ``conn``),
     reading each domain's XML through ``read_xml(dom, inactive)`` (secure), so that a caller that reads the
     domains anyway reads them once: the same plans and rules as the module's own check mode, nothing written.
+    ``active``: the UUIDs of the running domains, when the caller knows them (else libvirt is asked).
     Raises TaskFailure (with the per-domain results) or LibvirtFailure as ``run`` does; the caller redacts."""
-    return _Task(module, device, conn=conn, selected=selected, read_xml=read_xml).run()
+    return _Task(module, device, conn=conn, selected=selected, read_xml=read_xml, active=active).run()
 
 
 def run(module, device, extra_result_keys=()):

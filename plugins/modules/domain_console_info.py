@@ -49,6 +49,14 @@ options:
         returns the password.
     type: bool
     default: false
+  inactive_config:
+    description:
+      - Whether RV(domains[].config) is also returned for a domain that is not running. Such a domain's devices at
+        the top level of its entry are its persistent config already, so V(false) leaves the second copy out (on a
+        hypervisor of stopped domains about a third of the answer); read the top level instead.
+      - A running domain always gets RV(domains[].config). Nothing else of the answer changes.
+    type: bool
+    default: true
   drift:
     description:
       - Also report, for every domain, what M(ttyfleet.serial_console.domain_serial) and
@@ -304,6 +312,9 @@ domains:
         - Read this, never a diff, to see what a running domain will have after a cold restart (a tcp serial's bind
           address in C(source_host), the VNC listen in C(vnc.listen), whether a password is set).
         - V(null) for a transient domain, which has no persistent config.
+        - Left out for a domain that is not running with O(inactive_config=false) (its top-level devices are its
+          config).
+      returned: always, except for a domain that is not running with O(inactive_config=false)
       type: dict
       sample:
         serials: [{type: tcp, target_type: isa-serial, target_port: 1, source_host: 127.0.0.1, source_port: 4555,
@@ -382,7 +393,7 @@ def _select(module, conn, uri):
         ) from e
 
 
-def _describe(sel, states, read):
+def _describe(sel, states, read, inactive_config=True):
     dom, uuid = sel.dom, sel.uuid
     active = dom.ID() != -1
     config_xml = read(dom, True) if sel.persistent else None
@@ -398,6 +409,8 @@ def _describe(sel, states, read):
         active=active,
         persistent=sel.persistent,
     )
+    if not (active or inactive_config):
+        del info["config"]  # the top level holds the same devices
     return info
 
 
@@ -419,9 +432,12 @@ def _drift(module, conn, selected, read, devices, results, secrets):
     redacted as those modules redact their answers."""
     by_name = {r["name"]: r for r in results}
     kept = [s for s in selected if s.name in by_name]  # under all_domains, one undefined meanwhile is left out
+    # which domains run, as the summary saw them: the plans need it, and a listing of every domain per plan is
+    # what a hypervisor with many domains pays most for
+    active = {by_name[s.name]["uuid"] for s in kept if by_name[s.name]["active"]}
     for key, what, device in devices:
         try:
-            answer = _domain_module.preview(module, device, conn, kept, read)
+            answer = _domain_module.preview(module, device, conn, kept, read, active=active)
         except _domain_module.TaskFailure as e:
             raise _libvirt.LibvirtFailure("%s (the check of %s): %s" % (key, what, e)) from e
         for entry in answer["domains"]:
@@ -436,6 +452,7 @@ def main():
             all_domains=dict(type="bool", default=False),
             uri=dict(type="str", default="qemu:///system"),
             read_only=dict(type="bool", default=False),
+            inactive_config=dict(type="bool", default=True),
             drift=dict(type="dict", options=dict(
                 serial=dict(type="dict", options=dict(
                     port=dict(type="int", default=0),
@@ -479,7 +496,7 @@ def main():
         results = []
         for sel in selected:
             try:
-                results.append(_describe(sel, states, read))
+                results.append(_describe(sel, states, read, module.params["inactive_config"]))
             except _libvirt.DomainGone:
                 if not module.params["all_domains"]:
                     raise

@@ -9,6 +9,7 @@
 #     and the Markdown puts the summary by finding kind and hypervisor before the per-guest table;
 #  2b. exposure findings on a fourth shut-off domain: a tcp serial bound to 0.0.0.0, VNC on ::, SPICE on 0.0.0.0;
 #  2c. a VNC password given to the audit appears in -v output neither as itself nor as any hash of it;
+#  2e. a hypervisor call that fails makes its guests host_unreadable with the module's message (no secret);
 #  3. rollout on them: --check changes nothing; the host phase fixes both, skips the guests of shut-off domains,
 #     a second run changes nothing, and the audit gate passes.
 set -euo pipefail
@@ -223,6 +224,28 @@ assert "console_not_logged" not in got["fleet-fx-a"], got
 [f] = [f for f in r["guests"][1]["findings"] if f["kind"] == "console_not_logged"]
 assert f["detail"] == "serial port 0 (pty) has no <log file>: what it prints is lost unless someone is attached", f
 print("console logs: console_not_logged on b and c only (hypervisor bounds its logs: %s)" % bounded)
+PY
+
+echo "== 2e. a failed hypervisor call: its guests are unreadable with the module's message (no secret)"
+# fleet-fx-ghost has no domain, so the hypervisor's one domain_console_info call fails (an unknown name fails the
+# call): every guest of that call is host_unreadable with the module's own message, not "missing from the answer"
+inventory "${PREFIX}c" "${PREFIX}ghost" >"$work/inventory-ghost.yml"
+ansible-playbook -v -i "$work/inventory-ghost.yml" -e "serial_console_report_dir=$work/report-ghost" \
+  -e "serial_console_vnc_password=$pw" ttyfleet.serial_console.audit >"$work/audit-ghost.log" 2>&1 \
+  || { cat "$work/audit-ghost.log"; echo "FAIL: the audit stopped on a failed hypervisor call"; exit 1; }
+"$PY" - "$work/report-ghost/audit.json" "$PREFIX" "$pw" "$work/audit-ghost.log" <<'PY'
+import json, sys
+report, prefix, pw, log = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
+got = {g["guest"]: [f for f in g["findings"] if f["kind"] == "host_unreadable"] for g in report["guests"]}
+assert sorted(got) == [prefix + "c", prefix + "ghost"], sorted(got)
+for guest, found in got.items():
+    assert len(found) == 1, (guest, found)
+    detail = found[0]["detail"]
+    assert "domain_console_info: domain not found on qemu:///system: %sghost" % prefix in detail, (guest, detail)
+    assert "missing from the hypervisor's answer" not in detail, (guest, detail)
+for path in (sys.argv[1], log):
+    assert pw not in open(path).read(), "%s holds the VNC password" % path
+print("failed call reported:", got[prefix + "c"][0]["detail"])
 PY
 
 echo "== 3. rollout on shut-off domains: host devices only (their guests are skipped), idempotent, then a clean audit"

@@ -108,3 +108,35 @@ def test_drift_with_all_domains_leaves_transient_domains_out_as_domain_serial_do
     assert "vnc_drift" not in by_name["tf-unit-transient-all"]
     assert "tf-unit-transient-all" not in _kept(serial)  # the rule domain_serial's all_domains follows
     assert by_name[name]["serial_drift"] == _kept(serial)[name]
+
+
+def test_inactive_config_false_leaves_out_only_the_second_copy_of_a_stopped_domain(conn, capsys):
+    stopped, running = conn.make(SERIAL), conn.make(SERIAL + "<graphics type='vnc' autoport='yes'/>")
+    conn.lookupByName(running).create()
+    try:
+        names = [stopped, running]
+        full = run(domain_console_info, {"name": names, "drift": DRIFT}, capsys)
+        lean = run(domain_console_info, {"name": names, "drift": DRIFT, "inactive_config": False}, capsys)
+        assert run(domain_console_info, {"name": names, "drift": DRIFT, "inactive_config": False}, capsys,
+                   check=True) == lean
+    finally:
+        conn.lookupByName(running).destroy()
+    (f_stopped, f_running), (l_stopped, l_running) = full["domains"], lean["domains"]
+    assert f_stopped["active"] is False and f_stopped["config"]["serials"] == f_stopped["serials"]
+    assert "config" not in l_stopped
+    assert l_stopped == {k: v for k, v in f_stopped.items() if k != "config"}
+    assert f_running["active"] is True and l_running == f_running and l_running["config"] is not None
+
+
+def test_drift_plans_reuse_the_running_state_the_summary_read(conn, capsys, monkeypatch):
+    # one listing of the hypervisor's domains per call, not one more per plan (a hypervisor with thousands of
+    # domains pays for each listing); the answer is the same
+    names = [conn.make(), conn.make(SERIAL)]
+    want = run(domain_console_info, {"name": names, "drift": DRIFT}, capsys)
+    lv = domain_console_info._libvirt
+
+    def no_listing(*_args):
+        raise AssertionError("the drift plans listed the running domains again")
+
+    monkeypatch.setattr(lv, "active_uuids", no_listing)
+    assert run(domain_console_info, {"name": names, "drift": DRIFT}, capsys) == want
