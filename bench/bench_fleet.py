@@ -323,7 +323,7 @@ def report_text(res):
         lines.append("| %s | %.1f s | %.1f s | %.2f ms | x%.2f |" % (
             label, ra["s"], rb["s"], 1000 * (rb["s"] - ra["s"]) / (int(b) - int(a)), rb["s"] / ra["s"]))
         lines.append("| %s peak RSS | %.0f MiB | %.0f MiB | %.1f KiB | x%.2f |" % (
-            label.split(" ")[0], ra["rss_mib"], rb["rss_mib"],
+            label.split(" ", maxsplit=1)[0], ra["rss_mib"], rb["rss_mib"],
             1024 * (rb["rss_mib"] - ra["rss_mib"]) / (int(b) - int(a)), rb["rss_mib"] / ra["rss_mib"]))
     lines.append("load average (1 min) before/after each run: " + ", ".join(
         "%s %.1f/%.1f" % (w, x, y) for w, x, y in res.get("loads", [])))
