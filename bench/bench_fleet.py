@@ -242,10 +242,17 @@ def main():
             for key, mark, extra in audit_envs:
                 tag = "%d%s" % (n, "-env" if mark else "")
                 a = res.setdefault(key, {})[n] = {}
+                # when each play and task started (bench/callback_plugins/task_clock.py): the play-by-play figures
+                clock = os.path.join(work, "clock-%s.jsonl" % tag)
+                timed = dict(env, ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
+                             ANSIBLE_CALLBACKS_ENABLED="task_clock", TASK_CLOCK_FILE=clock, **extra)
                 a["s"], a["rss_mib"], a["rc"] = run(
                     ["ansible-playbook", "-i", inv, "-f", str(args.forks), "ttyfleet.serial_console.audit",
                      "-e", "serial_console_report_dir=%s/report-%s" % (work, tag), "-e", "serial_console_become=false"],
-                    dict(env, **extra), os.path.join(work, "audit-%s.log" % tag), what="(C%s) %d" % (mark, n))
+                    timed, os.path.join(work, "audit-%s.log" % tag), what="(C%s) %d" % (mark, n))
+                if os.path.exists(clock):
+                    with open(clock) as f:
+                        a["clock"] = [json.loads(line) for line in f]
                 report = json.load(open("%s/report-%s/audit.json" % (work, tag)))
                 a["guests_reported"] = len(report["guests"])
                 with open("%s/report-%s/audit.junit.xml" % (work, tag)) as f:
