@@ -22,6 +22,10 @@ LOGDIR=/var/log/libvirt/qemu
 work=$(mktemp -d /tmp/fl-log.XXXXXX)
 cp -p "$VL" "$work/virtlogd.conf.orig"
 cp -p "$QC" "$work/qemu.conf.orig"
+# The role's lineinfile backups (FILE.PID.DATE@TIME~) keep the mtime of the file they copy, so no time test tells
+# them apart: the ones to remove at the end are exactly those that were not there before this run.
+backups() { find /etc/libvirt -maxdepth 1 -type f \( -name "${VL##*/}.*~" -o -name "${QC##*/}.*~" \) | sort; }
+backups >"$work/backups.before"
 vpid() { cat /run/virtlogd.pid; }
 cleanup() {
   for d in a b; do
@@ -31,11 +35,10 @@ cleanup() {
   rm -f "$LOGDIR/${P}"*
   if ! cmp -s "$work/virtlogd.conf.orig" "$VL" || ! cmp -s "$work/qemu.conf.orig" "$QC"; then
     cp -p "$work/virtlogd.conf.orig" "$VL"; cp -p "$work/qemu.conf.orig" "$QC"
-    rm -f "$VL".*~ "$QC".*~ 2>/dev/null || true
     kill -USR1 "$(vpid)" && sleep 1
     echo "restored $VL and $QC, virtlogd re-executed"
   fi
-  find /etc/libvirt -maxdepth 1 -name '*.conf.*@*~' -newer "$work/virtlogd.conf.orig" -delete 2>/dev/null || true
+  backups | comm -13 "$work/backups.before" - | while IFS= read -r f; do rm -f -- "$f"; done
   rm -rf "$work"
 }
 trap cleanup EXIT
