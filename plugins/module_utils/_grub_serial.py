@@ -142,6 +142,76 @@ def console_args(args):
     return [a for a in args if _arg_key(a) == "console"]
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# early consoles: earlyprintk= and earlycon= write the kernel's first messages before console= is read
+
+
+def _pc_uart(addr):
+    """ttyS<N> for a PC UART's I/O address (text: 0x3f8), None for any other address."""
+    try:
+        value = int(addr, 16)
+    except ValueError:
+        return None
+    return "ttyS%d" % PC_UART_PORTS.index(value) if value in PC_UART_PORTS else None
+
+
+def early_console_tty(arg):
+    """The serial device (ttyS<N>) an early console argument writes to; None when it names no PC UART.
+
+    earlyprintk= as x86 reads it (arch/x86/kernel/early_printk.c): ``serial``, then optionally ``,ttyS<N>`` or
+    ``,0x<address>``, or ``ttyS<N>`` alone; by number only ttyS0 and ttyS1 exist there, any other number (and none)
+    is ttyS0. earlycon= with an I/O port (``uart8250,io,0x3f8,...``, ``uart,io,...``). Left as None, so never
+    judged: vga, efi, dbgp, xen, pciserial, a bare earlycon (the firmware's choice), MMIO addresses.
+    """
+    key, _sep, value = arg.partition("=")
+    words = value.split(",")
+    if key == "earlycon":
+        if len(words) >= 3 and words[0] in ("uart8250", "uart") and words[1] == "io":
+            return _pc_uart(words[2])
+        return None
+    if key != "earlyprintk":
+        return None
+    if words[0] == "serial":
+        words = words[1:]
+    elif not words[0].startswith("ttyS"):
+        return None
+    first = words[0] if words else ""
+    if first.startswith("0x"):
+        return _pc_uart(first)
+    number = first[4:] if first.startswith("ttyS") else first
+    return "ttyS1" if number == "1" else "ttyS0"
+
+
+_EARLY_RE = re.compile(r"""(?:^|(?<=[\s"']))((?:earlyprintk|earlycon)=[^\s"'#]+)""")
+
+
+def early_console_args(text):
+    """The earlyprintk=/earlycon= arguments on the active (not commented) lines of a file, in order, once each;
+    only those of the kernel argument grammar (what is removed goes into the drop-in as data)."""
+    found = []
+    for line in (text or "").splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        found += [a for a in _EARLY_RE.findall(line) if a not in found and GRAMMAR["karg"][0].match(a)]
+    return found
+
+
+def stale_early_consoles(args, consoles):
+    """The early console arguments that write to another serial port than every one of ``consoles``.
+
+    Such an argument is a second console on another device: the kernel's first messages (and, with ``keep``, all
+    of them) would go to a port the configured console is not on. One on the configured port is kept as it is.
+    """
+    # a console named by its port (console=uart8250,io,0x3f8,115200n8) is that ttyS<N> too
+    devices = set(c.split(",", 1)[0] for c in consoles) | set(early_console_tty("earlycon=" + c) for c in consoles)
+    stale = []
+    for arg in args:
+        tty = early_console_tty(arg)
+        if tty is not None and tty not in devices and arg not in stale:
+            stale.append(arg)
+    return stale
+
+
 def args_problems(args, consoles, remove=()):
     """Why a list of kernel arguments does not match the wanted consoles and removals (empty if it does)."""
     problems = []

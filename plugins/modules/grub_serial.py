@@ -86,6 +86,11 @@ options:
     description:
       - Values of the kernel C(console=) arguments, in order; the last one becomes C(/dev/console).
       - Every other C(console=) argument is removed, all other arguments are kept.
+      - An early console on another serial port than these (C(earlyprintk=ttyS0,115200) when the consoles are
+        C(tty0) and C(hvc0), C(earlycon=uart8250,io,0x2f8) when they name C(ttyS0)) is removed as well, wherever
+        the command line comes from; a packaged C(/etc/default/grub) is not edited, the drop-in strips it when
+        sourced. One on a configured port is kept, and so are those naming no PC UART (C(earlyprintk=vga),
+        C(efi), an MMIO C(earlycon), a bare C(earlycon)).
       - Each is a device name with up to 4 comma-separated options of letters, digits, C(_), C(.), C(:)
         (C(tty0), C(ttyS0,115200n8), C(hvc0)).
     type: list
@@ -471,6 +476,30 @@ def dropin_neighbours(dropin_file):
     return [f for f in others if os.path.basename(f) < name], [f for f in others if os.path.basename(f) > name]
 
 
+def stale_early_consoles(p, consoles):
+    """The early consoles (earlyprintk=, earlycon=) on another serial port than the configured consoles, found in
+    the files this module edits or that feed them (never our own drop-in): removed like remove_args, so that the
+    kernel is not left with a second console on another device. Packaged files are not edited for it: the drop-in
+    strips them at source time, as it does console=."""
+    files = [p["default_file"]]
+    if p["mode"] == "dropin":
+        before, after = dropin_neighbours(p["dropin_file"])
+        files += before + after
+    if p["mode"] == "legacy":
+        files.append(os.path.realpath(p["legacy_file"]))
+    elif p["bls"]:
+        files += sorted(glob.glob(os.path.join(glob.escape(p["bls_dir"]), "*.conf")))
+        files += [p["grubenv"], p["kernel_cmdline_file"]]
+    found = []
+    for path in files:
+        try:
+            text = read(path)
+        except OSError:
+            continue
+        found += [a for a in core.early_console_args(text) if a not in found]
+    return core.stale_early_consoles(found, consoles)
+
+
 def input_problems(p):
     """Every caller value checked against its grammar before anything on the target is read."""
     problems = core.validate_settings(
@@ -540,7 +569,8 @@ def main():
     refusal = core.booted_without_grub(core.loader_info(read_efivar(p["efi_dir"], core.LOADER_INFO_VAR)))
     if refusal:
         module.fail_json(msg=refusal)
-    consoles, remove = p["consoles"], p["remove_args"]
+    consoles = p["consoles"]
+    remove = p["remove_args"] + [a for a in stale_early_consoles(p, consoles) if a not in p["remove_args"]]
     efi_booted = os.path.isdir(p["efi_dir"])
     conout = read_efivar(p["efi_dir"], core.CONOUT_VAR)
     try:
@@ -646,7 +676,8 @@ def main():
     running = read(p["proc_cmdline"])
     result["running_args"] = core.split_args(running or "")
     if running is not None:
-        result["reboot_required"] = bool(core.args_problems(result["running_args"], consoles, remove))
+        running_remove = remove + core.stale_early_consoles(result["running_args"], consoles)
+        result["reboot_required"] = bool(core.args_problems(result["running_args"], consoles, running_remove))
     if module._diff:
         result["diff"] = run.diffs
     # What the real run needs is resolved before check mode returns, so check mode fails where the run would.

@@ -240,6 +240,25 @@ has "$r/boot/grub/grub.cfg" "net.ifnames=0 apparmor=0 $console quiet"
 play "$r" || die "memtest: second run failed"
 [[ $(changed) == 0 ]] || die "memtest: second run changed $(changed)"
 
+log "Debian 12 cloud image (grub-cloud-amd64's /etc/default/grub), console on hvc0: its earlyprintk=ttyS0 goes too"
+fixture debian12; r=$work/debian12
+cat >"$r/etc/default/grub" <<'G'
+GRUB_DEFAULT=0
+GRUB_TIMEOUT=5
+GRUB_CMDLINE_LINUX_DEFAULT=""
+GRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200 earlyprintk=ttyS0,115200 consoleblank=0"
+GRUB_TERMINAL="console serial"
+GRUB_SERIAL_COMMAND="serial --speed=115200"
+G
+packaged=$(sha256sum <"$r/etc/default/grub")
+play "$r" -e guest_tty=hvc0 || { cat "$work/out"; die "cloud hvc0: converge failed"; }
+has "$r/boot/grub/grub.cfg" "consoleblank=0 console=tty0 console=hvc0"
+hasnt "$r/boot/grub/grub.cfg" "earlyprintk"
+[[ $(sha256sum <"$r/etc/default/grub") == "$packaged" ]] || die "cloud hvc0: the packaged /etc/default/grub was edited"
+play "$r" -e guest_tty=hvc0; [[ $(changed) == 0 ]] || die "cloud hvc0: second run changed $(changed)"
+play "$r" || { cat "$work/out"; die "cloud ttyS0: converge failed"; }   # back on ttyS0: the image's argument is kept
+has "$r/boot/grub/grub.cfg" "earlyprintk=ttyS0,115200 consoleblank=0 $console"
+
 log "BLS entries with two options lines (RHEL 9): no stale console= kept in either"
 fixture rhel9-uefi; r=$work/rhel9-uefi
 sed -i 's/^grub_users /options console=tty1 rd.debug\ngrub_users /' "$r"/boot/loader/entries/*.conf

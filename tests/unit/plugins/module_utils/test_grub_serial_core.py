@@ -483,3 +483,58 @@ def test_real_bookworm_grub_cfg_with_memtest86():
     assert core.grub_cfg_problems(converged, SERIAL, ["console", "serial"], CONSOLES) == []
     assert [k[1] for k in core.kernel_lines(converged)] == ["/boot/vmlinuz-6.1.0-50-amd64"] * 3
     assert "memtest86+x64.bin console=ttyS0,115200\n" in text and "\tlinux\t/boot/memtest86+x64.bin" not in text
+
+
+# ----------------------------------------------------------------------------------------------- early consoles
+@pytest.mark.parametrize(
+    "arg, tty",
+    [
+        ("earlyprintk=ttyS0,115200", "ttyS0"),
+        ("earlyprintk=ttyS1,115200,keep", "ttyS1"),
+        ("earlyprintk=ttyS2", "ttyS0"),  # x86 knows ttyS0 and ttyS1 by number only: any other is ttyS0
+        ("earlyprintk=serial", "ttyS0"),
+        ("earlyprintk=serial,ttyS1,115200", "ttyS1"),
+        ("earlyprintk=serial,0x2f8,115200", "ttyS1"),
+        ("earlyprintk=serial,0x3e8", "ttyS2"),
+        ("earlyprintk=serial,0x1000", None),
+        ("earlyprintk=vga", None),
+        ("earlyprintk=efi,keep", None),
+        ("earlyprintk=dbgp", None),
+        ("earlyprintk=pciserial,00:18.1", None),
+        ("earlycon=uart8250,io,0x3f8,115200n8", "ttyS0"),
+        ("earlycon=uart,io,0x2f8", "ttyS1"),
+        ("earlycon=pl011,0x9000000", None),
+        ("earlycon=uart8250,mmio32,0xfe215040", None),
+        ("earlycon", None),
+        ("console=ttyS1", None),
+    ],
+)
+def test_early_console_tty(arg, tty):
+    assert core.early_console_tty(arg) == tty
+
+
+@pytest.mark.parametrize(
+    "consoles, stale",
+    [
+        # the cloud image's settings with the console moved to the virtio console: ttyS0 is another device
+        (["tty0", "hvc0"], ["earlyprintk=ttyS0,115200"]),
+        # the same device: kept
+        (["tty0", "ttyS0,115200n8"], []),
+        (["tty0", "ttyS1,115200n8"], ["earlyprintk=ttyS0,115200"]),
+        # the console named by its I/O port is ttyS0 as well
+        (["tty0", "uart8250,io,0x3f8,115200n8"], []),
+    ],
+)
+def test_stale_early_consoles(consoles, stale):
+    args = core.split_args("console=tty0 console=ttyS0,115200 earlyprintk=ttyS0,115200 consoleblank=0")
+    assert core.stale_early_consoles(args + ["earlyprintk=vga"], consoles) == stale
+
+
+def test_early_console_args_reads_active_lines_only():
+    text = (
+        '# GRUB_CMDLINE_LINUX="earlyprintk=ttyS1"\n'
+        'GRUB_CMDLINE_LINUX="console=tty0 earlyprintk=ttyS0,115200 consoleblank=0"\n'
+        "GRUB_CMDLINE_LINUX_DEFAULT='earlycon=uart8250,io,0x2f8 quiet'\n"
+        "options root=/dev/vda earlyprintk=ttyS0,115200 earlyprintk=$(reboot)\n"
+    )
+    assert core.early_console_args(text) == ["earlyprintk=ttyS0,115200", "earlycon=uart8250,io,0x2f8"]

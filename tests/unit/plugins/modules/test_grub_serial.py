@@ -272,3 +272,49 @@ def test_a_failing_backup_writes_nothing(tree, capsys, monkeypatch):
     res = run(capsys, a)
     assert res["failed"] and "No space left on device" in res["msg"]
     assert snapshot(tree) == before
+
+
+CLOUD_DEFAULT = (
+    'GRUB_CMDLINE_LINUX_DEFAULT=""\n'
+    'GRUB_CMDLINE_LINUX="console=tty0 console=ttyS0,115200 earlyprintk=ttyS0,115200 consoleblank=0"\n'
+    'GRUB_TERMINAL="console serial"\n'
+)
+
+
+def test_cloud_image_early_console_moves_with_the_console(tree, capsys):
+    """grub-cloud-amd64's packaged /etc/default/grub writes early messages to ttyS0: with the console on hvc0 the
+    drop-in strips that second console when sourced, the packaged file stays as shipped, and a re-run changes
+    nothing; the running kernel, still with it, needs a reboot."""
+    (tree / "etc/default/grub").write_text(CLOUD_DEFAULT)
+    (tree / "cmdline").write_text("root=/dev/vda ro console=tty0 console=hvc0 earlyprintk=ttyS0,115200\n")
+    a = args(tree, consoles=["tty0", "hvc0"])
+    check = run(capsys, dict(a, _ansible_check_mode=True))
+    assert "earlyprintk=ttyS0,115200" not in check["configured_args"], check["configured_args"]
+    res = run(capsys, a)
+    assert res["changed"] and not res.get("failed"), res.get("msg")
+    assert (tree / "etc/default/grub").read_text() == CLOUD_DEFAULT
+    cfg = (tree / "boot/grub/grub.cfg").read_text()
+    assert "ro consoleblank=0 console=tty0 console=hvc0 \n" in cfg, cfg
+    assert res["configured_args"] == check["configured_args"]
+    assert res["reboot_required"] is True
+    again = run(capsys, a)
+    assert again["changed"] is False
+    (tree / "cmdline").write_text("root=/dev/vda ro consoleblank=0 console=tty0 console=hvc0\n")
+    assert run(capsys, a)["reboot_required"] is False
+    # back on ttyS0, the early console is on the configured port again: the image's own argument is kept
+    res = run(capsys, args(tree))
+    assert res["changed"] and not res.get("failed"), res.get("msg")
+    cfg = (tree / "boot/grub/grub.cfg").read_text()
+    assert "ro earlyprintk=ttyS0,115200 consoleblank=0 console=tty0 console=ttyS0,115200n8 \n" in cfg, cfg
+
+
+def test_bls_early_console_on_another_port_is_removed(tree, capsys):
+    a = bls_tree(tree)
+    (tree / "etc/kernel/cmdline").write_text("root=/dev/vda ro earlycon=uart8250,io,0x2f8,115200n8\n")
+    for e in (tree / "boot/loader/entries").glob("*.conf"):
+        e.write_text(e.read_text().replace("options rhgb", "options rhgb earlyprintk=serial,ttyS1,115200"))
+    assert not run(capsys, a).get("failed")
+    for e in (tree / "boot/loader/entries").glob("*.conf"):
+        assert "earlyprintk" not in e.read_text(), e.read_text()
+    assert (tree / "etc/kernel/cmdline").read_text() == "root=/dev/vda ro console=tty0 console=ttyS0,115200n8\n"
+    assert run(capsys, a)["changed"] is False
