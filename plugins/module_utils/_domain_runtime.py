@@ -184,19 +184,29 @@ def pending_changes(config_root, live_root):
 
 # --------------------------------------------------------------------------------------------- the modules' view
 
+def _first_serial_port(doc):
+    devices = doc.devices
+    pairs = assign_ports(devices.findall("serial")) if devices is not None else []
+    return pairs[0][0] if pairs else None
+
+
 def serial_restart_required(live, persistent, spec):
     """Whether the running domain (``live``) differs from its definition (``persistent``, DomainDoc or text) in
-    the devices a serial spec manages: the serial on its port and the console twin, or the virtio consoles (which
-    libvirt renumbers at start, so they are compared as a list, as the audit does)."""
+    the devices a serial spec manages: the serial on its port and, where that serial is the first one (in either
+    copy), the console twin libvirt derives from it; or the virtio consoles (which libvirt renumbers at start, so
+    they are compared as a list, as the audit does). A pending change of another port's serial or of its console is
+    not this spec's: restart=true must not power-cycle a domain for it (seen: all_domains with port 3 cycled a
+    domain whose port 0 had just been added)."""
     live, persistent = DomainDoc.of(live), DomainDoc.of(persistent)
     if spec.virtio:
         def wanted(kind, key):
             return kind == "console" and key.startswith("virtio console #")
     else:
         serial = "serial port %d" % spec.port
+        twin = spec.port in (_first_serial_port(live), _first_serial_port(persistent))
 
         def wanted(kind, key):
-            return key == serial or (kind == "console" and key.startswith("console on serial port "))
+            return key == serial or (twin and kind == "console" and key.startswith("console on serial port "))
     return bool(pending(persistent.root, live.root, CHARDEV_KINDS, wanted))
 
 

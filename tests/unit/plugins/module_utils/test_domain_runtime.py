@@ -99,7 +99,15 @@ def audit_says(config, live, device):
         return "graphics vnc" in pending
     if device.spec.virtio:
         return any(k.startswith("virtio console #") for k in pending)
-    return any(k == "serial port %d" % device.spec.port or k.startswith("console on serial port ") for k in pending)
+    # the console twin belongs to the first serial port (of either copy), not to every port
+    twin = device.spec.port in (first_serial_port(config), first_serial_port(live))
+    return any(k == "serial port %d" % device.spec.port or (twin and k.startswith("console on serial port "))
+               for k in pending)
+
+
+def first_serial_port(xml):
+    ports = [s["target_port"] for s in describe_domain(xml)["serials"]]
+    return ports[0] if ports else None
 
 
 def module_says(config, live, device):

@@ -281,6 +281,20 @@ def test_serial_live_key_ignores_runtime_data():
     assert rt.serial_restart_required(BARE, persistent, serial())
 
 
+def test_serial_restart_required_only_for_the_specs_own_port():
+    """A pending port 0 (serial + console twin in the definition only) is not a port 3 spec's business: with
+    restart=true over all_domains the old rule power-cycled such a domain (seen beside a guest being converged)."""
+    persistent = sp.plan_serial(BARE, serial()).xml
+    assert "<console" in persistent
+    assert rt.serial_restart_required(BARE, persistent, serial())
+    assert not rt.serial_restart_required(BARE, persistent, serial(port=3))
+    assert not rt.serial_restart_required(BARE, persistent, serial(port=3, state="absent"))
+    # port 3 as the only (so first) serial: its console twin is still its own
+    only3 = sp.plan_serial(BARE, serial(port=3)).xml
+    assert rt.serial_restart_required(BARE, only3, serial(port=3))
+    assert rt.serial_restart_required(only3, BARE, serial(port=3, state="absent"))
+
+
 def test_device_xml_for_hotplug_has_no_address():
     text = sp.plan_serial(BARE, serial(target_type="pci-serial")).xml
     text = text.replace("</serial>", "<address type='pci' slot='0x05'/></serial>")
