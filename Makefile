@@ -20,9 +20,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 # In `make test`: default (bookworm with memtest86+ on ttyS0, bullseye on the virtio console hvc0), fleet
 # (rollout/audit/doctor, bookworm + sysvinit, console logs) and platforms (UEFI ttyS0 + trixie ttyS1). Measured
 # 2026-12-01 in the two lanes below from a fresh clone: default 940 s, fleet 1,435 s, platforms 938 s beside the other
-# lane (534, 639, 667 s alone): 3,486 s in all, so these run on request only, to stay under 60 minutes on 2 cores: sdboot (systemd-boot: the
-# GRUB part refused, the getty proven; ~10 min), sysvinit (its guest is booted in fleet too), cloud (cloud image,
-# hvc0; ~15 min) and arm64 (PL011 ttyAMA0 under TCG; 22 min). Run them with:
+# lane (534, 639, 667 s alone): 3,486 s in all. So these run on request only, to stay under 60 minutes on 2 cores:
+# sdboot (systemd-boot: the GRUB part refused, the getty proven; ~10 min), sysvinit (its guest is booted in fleet
+# too), cloud (cloud image, hvc0; ~15 min) and arm64 (PL011 ttyAMA0 under TCG; 22 min). Run them with:
 #   make molecule MOLECULE_SCENARIOS="sdboot sysvinit cloud arm64"
 MOLECULE_OPTIONAL_SCENARIOS ?= sdboot sysvinit cloud arm64
 MOLECULE_SCENARIOS ?= $(filter-out $(MOLECULE_OPTIONAL_SCENARIOS),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
